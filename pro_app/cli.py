@@ -1,0 +1,153 @@
+"""The ``pro-app`` command: thin wrappers over the modules.
+
+Each subcommand lives in this one file so ``pro-app --help`` and this file read the same.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import config
+from .definitions import validate_paths
+
+__all__ = ["main"]
+
+
+@click.group(help="pro-app: patient-reported outcomes for myositis clinics.")
+def main() -> None:
+    pass
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+@main.command(help="Check questionnaire YAML files; every error as file:line: where: what.")
+@click.argument("paths", nargs=-1, type=click.Path())
+def validate(paths: tuple[str, ...]) -> None:
+    targets = list(paths) or [str(config.questionnaire_dir())]
+    missing = [p for p in targets if not Path(p).exists()]
+    for p in missing:
+        click.echo(f"{p}:1: file: no such file or folder", err=True)
+    questionnaires, errors = validate_paths([p for p in targets if p not in missing])
+    for error in errors:
+        click.echo(str(error), err=True)
+    if errors or missing:
+        click.echo(f"{len(errors) + len(missing)} error(s)", err=True)
+        sys.exit(1)
+    if not questionnaires:
+        click.echo("no questionnaire files found", err=True)
+        sys.exit(1)
+    for q in sorted(questionnaires.values(), key=lambda q: q.source_file):
+        n_items = len(q.answer_ids())
+        click.echo(
+            f"{q.source_file}: ok: {q.id} v{q.version}, {len(q.pages)} page(s), {n_items} item(s), "
+            f"scorer {q.scoring.scorer}, {q.audience}"
+        )
+
+
+@main.command(help="Print the JSON Schema of a questionnaire file (for editors).")
+def schema() -> None:
+    from .definitions import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+@main.command(help="Score answers (JSON: item id -> code or value) and print the scores as JSON.")
+@click.argument("questionnaire_id")
+@click.argument("answers_file", type=click.Path(dir_okay=False, allow_dash=True))
+def score(questionnaire_id: str, answers_file: str) -> None:
+    from .answers import AnswerErrors, normalise_answers
+    from .definitions import DefinitionErrors, load_directory
+    from .scoring import score as score_response
+
+    try:
+        questionnaires = load_directory(config.questionnaire_dir())
+    except DefinitionErrors as exc:
+        raise click.ClickException(str(exc))
+    if questionnaire_id not in questionnaires:
+        raise click.ClickException(
+            f"unknown questionnaire '{questionnaire_id}' (known: {', '.join(sorted(questionnaires))})"
+        )
+    q = questionnaires[questionnaire_id]
+    try:
+        text = sys.stdin.read() if answers_file == "-" else Path(answers_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{answers_file}: {exc.strerror}")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{answers_file}:{exc.lineno}: not valid JSON: {exc.msg}")
+    try:
+        answers = normalise_answers(q, raw)
+    except AnswerErrors as exc:
+        for error in exc.errors:
+            click.echo(f"Error: {answers_file}: {error}", err=True)
+        sys.exit(1)
+    scales = score_response(q, answers)
+    result = {
+        "questionnaire": q.id,
+        "version": q.version,
+        "definition_hash": q.definition_hash,
+        "scales": [s.as_dict() for s in scales],
+    }
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- running
+
+
+@main.command(help="Seed demo data (a nurse and a patient with a pending visit) and start the app.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only seed the demo data.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    from . import create_app
+    from .demo import seed_demo
+
+    os.environ.setdefault("PRO_APP_DATA_DIR", str(config.default_data_dir("demo")))
+    app = create_app()
+    lines = seed_demo(app)
+    for line in lines:
+        click.echo(line)
+    if not no_serve:
+        click.echo(f"Open http://{host}:{port}/ on the tablet (data in {app.config['DATA_DIR']}).")
+        _serve(app, host, port, workers=1)
+
+
+@main.command(help="Start the app with a production server (gunicorn, several worker processes).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=3, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    from . import create_app
+
+    create_app()  # refuse to start with an invalid questionnaire before forking
+    _serve(None, host, port, workers)
+
+
+def _serve(app, host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", None)  # URLs carry no patient data, but keep logs lean
+
+        def load(self):
+            if app is not None:
+                return app
+            from . import create_app
+
+            return create_app()
+
+    Server().run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

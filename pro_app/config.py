@@ -1,0 +1,75 @@
+"""Configuration from environment variables with the ``PRO_APP_`` prefix."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+__all__ = ["PROJECT_ROOT", "questionnaire_dir", "default_data_dir", "translations_dir", "from_environment"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def questionnaire_dir() -> Path:
+    return Path(os.environ.get("PRO_APP_QUESTIONNAIRES", PROJECT_ROOT / "questionnaires"))
+
+
+def studies_dir() -> Path:
+    return Path(os.environ.get("PRO_APP_STUDIES", PROJECT_ROOT / "studies"))
+
+
+def translations_dir() -> Path:
+    return PROJECT_ROOT / "translations"
+
+
+def default_data_dir(name: str = "data") -> Path:
+    return PROJECT_ROOT / "instance" / name
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A key from the environment, or one generated once and kept beside the data (shared by workers)."""
+    if os.environ.get("PRO_APP_SECRET_KEY"):
+        return os.environ["PRO_APP_SECRET_KEY"]
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key)
+        except FileExistsError:  # pragma: no cover - another worker won the race
+            pass
+        return path.read_text().strip()
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_environment() -> dict:
+    data_dir = Path(os.environ.get("PRO_APP_DATA_DIR", default_data_dir()))
+    return {
+        "DATA_DIR": str(data_dir),
+        "QUESTIONNAIRE_DIR": str(questionnaire_dir()),
+        "STUDIES_DIR": str(studies_dir()),
+        "SECRET_KEY": _secret_key(data_dir),
+        "SESSION_COOKIE_SECURE": _flag("PRO_APP_SECURE_COOKIES", True),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "pro_app_session",
+        # A tablet may sit in a drawer for a day; staff sessions expire on inactivity (STAFF_IDLE_MINUTES).
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "STAFF_IDLE_MINUTES": int(os.environ.get("PRO_APP_STAFF_IDLE_MINUTES", "15")),
+        "TABLET_IDLE_MINUTES": int(os.environ.get("PRO_APP_TABLET_IDLE_MINUTES", "10")),
+        # The token lives as long as the session; a stale one re-renders the page, answers kept.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": os.environ.get("PRO_APP_DEFAULT_LANGUAGE", "sv"),
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("PRO_APP_TIMEZONE", "Europe/Stockholm"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(translations_dir()),
+        "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
+    }
