@@ -1,0 +1,1 @@
+"""pro-app: electronic patient-reported outcomes for myositis clinics."""
