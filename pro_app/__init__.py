@@ -1,1 +1,62 @@
-"""pro-app: electronic patient-reported outcomes for myositis clinics."""
+"""pro-app: electronic patient-reported outcomes for myositis clinics.
+
+``create_app()`` wires configuration, extensions and blueprints, and loads every
+questionnaire: the app refuses to start if one is invalid, naming file and line.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from . import config
+from .catalog import Catalog
+from .definitions import DefinitionErrors, load_directory
+from .storage import Store
+
+__all__ = ["create_app", "LANGUAGES"]
+
+LANGUAGES = ("sv", "en")
+babel = Babel()
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def get_locale() -> str:
+    lang = session.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    from flask import current_app
+
+    return request.accept_languages.best_match(LANGUAGES) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(config.from_environment())
+    if overrides:
+        app.config.update(overrides)
+
+    try:
+        questionnaires = load_directory(app.config["QUESTIONNAIRE_DIR"])
+    except DefinitionErrors as exc:
+        raise SystemExit(f"pro-app cannot start: invalid questionnaire definition(s):\n{exc}") from None
+    if not questionnaires:
+        raise SystemExit(f"pro-app cannot start: no questionnaires in {app.config['QUESTIONNAIRE_DIR']}")
+
+    store = Store(app.config["DATA_DIR"])
+    app.extensions["pro_app"] = Catalog(questionnaires, store)
+
+    babel.init_app(app, locale_selector=get_locale)
+    csrf.init_app(app)
+
+    from . import auth, patient, staff, web
+
+    web.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(patient.bp)
+    app.register_blueprint(staff.bp)
+    return app

@@ -97,6 +97,28 @@ def score(questionnaire_id: str, answers_file: str) -> None:
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
+# ---------------------------------------------------------------- staff
+
+
+@main.command("create-user", help="Create a staff account (role: nurse, physician or admin).")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["nurse", "physician", "admin"]), required=True)
+@click.option("--name", "display_name", default="", help="Name shown in the app.")
+@click.password_option(help="Asked for (twice) when not given.")
+def create_user(username: str, role: str, display_name: str, password: str) -> None:
+    from .auth import hash_password
+    from .storage import Store
+
+    if len(password) < 10:
+        raise click.ClickException("the password must have at least 10 characters")
+    store = Store(config.from_environment()["DATA_DIR"])
+    try:
+        store.create_user(username, hash_password(password), role, "cli", display_name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"created {role} {username}")
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -147,6 +169,31 @@ def _serve(app, host: str, port: int, workers: int) -> None:
             return create_app()
 
     Server().run()
+
+
+# ---------------------------------------------------------------- translations
+
+
+@main.group(help="Maintain the UI translations in translations/ (Swedish catalog).")
+def translate() -> None:
+    pass
+
+
+def _pybabel(*args: str) -> None:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], check=True, cwd=config.PROJECT_ROOT)
+
+
+@translate.command(help="Extract UI strings and merge them into translations/sv.")
+def update() -> None:
+    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-o", "translations/messages.pot", ".")
+    _pybabel("update", "-i", "translations/messages.pot", "-d", "translations", "--width", "100")
+
+
+@translate.command(help="Compile the catalogs (.po -> .mo).")
+def compile() -> None:
+    _pybabel("compile", "-d", "translations")
 
 
 if __name__ == "__main__":  # pragma: no cover

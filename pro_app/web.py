@@ -1,0 +1,126 @@
+"""What every page shares: language switch, security headers, error pages, number and date format."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Flask, abort, redirect, render_template, request, session, url_for
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from .storage import NotFound, StorageError
+
+__all__ = ["init_app", "safe_next", "number"]
+
+log = logging.getLogger("pro_app")
+
+# No inline scripts or styles: everything comes from /static.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths: never an open redirect."""
+    if not target:
+        return default
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def number(value: Any, decimals: int = 1) -> str:
+    """A number in the reader's locale: a decimal comma in Swedish."""
+    if value is None:
+        return "–"
+    fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=fmt)
+
+
+def init_app(app: Flask) -> None:
+    @app.route("/")
+    def index():
+        if session.get("tablet"):
+            return redirect(url_for("patient.home"))
+        if session.get("user"):
+            return redirect(url_for("staff.dashboard"))
+        return redirect(url_for("auth.login"))
+
+    @app.post("/language")
+    def language():
+        lang = request.form.get("lang")
+        if lang in ("sv", "en"):
+            session["lang"] = lang
+        return redirect(safe_next(request.form.get("next"), url_for("index")))
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        return {
+            "lang": str(get_locale() or "sv"),
+            "number": number,
+            "format_date": format_date,
+            "format_datetime": format_datetime,
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if not request.path.startswith("/static/"):
+            # Patient answers and staff views must not linger in a browser cache or come back with Back.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        from . import patient
+
+        kept = patient.render_after_stale_token()
+        if kept is not None:
+            return kept, 400
+        return render_template("error.html", title=_("The form had expired"),
+                               message=_("For your security the form had expired. Please go back and try again.")), 400
+
+    @app.errorhandler(StorageError)
+    def storage_error(exc: StorageError):
+        log.error("storage error: %s", exc)
+        return render_template("error.html", title=_("Could not save"),
+                               message=_("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")), 503
+
+    @app.errorhandler(NotFound)
+    def not_found_error(exc: NotFound):
+        return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 404
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 404
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return render_template("error.html", title=_("Not allowed"), message=_("You do not have access to this page.")), 403
+
+    @app.errorhandler(405)
+    def method_not_allowed(exc):
+        return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 405
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return render_template("error.html", title=_("Too much data"), message=_("The form sent too much data.")), 413
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return render_template("error.html", title=_("Something went wrong"),
+                               message=_("An unexpected error occurred. Answers already saved are kept. Please ask the staff for help.")), 500
+
+
+def require(condition: bool, status: int = 403) -> None:
+    if not condition:
+        abort(status)
