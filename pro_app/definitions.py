@@ -213,12 +213,6 @@ class Numeric(ItemBase):
     unit: str | None = None
     decimals: Annotated[int, Field(ge=0, le=4)] = 0
 
-    @model_validator(mode="after")
-    def _range(self) -> "Numeric":
-        if self.min >= self.max:
-            raise ValueError(f"min ({self.min:g}) must be below max ({self.max:g})")
-        return self
-
 
 class RatingScale(ItemBase):
     """A 0-10 numeric rating scale: one large button per number."""
@@ -227,12 +221,6 @@ class RatingScale(ItemBase):
     min: int = 0
     max: int = 10
     anchors: Anchors
-
-    @model_validator(mode="after")
-    def _range(self) -> "RatingScale":
-        if not (0 <= self.min < self.max <= 10):
-            raise ValueError("an NRS runs within 0-10 with min below max")
-        return self
 
 
 class VisualAnalogueScale(ItemBase):
@@ -502,10 +490,12 @@ def _friendly(err: dict[str, Any], path: Path_) -> str:
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> Path_:
-    """Drop pydantic's union member names (e.g. 'single', 'list[Option]') from an error location."""
+    """Drop pydantic's union member names (an item's type tag, 'list[Option]', 'str') from an error location."""
     out: list[Any] = []
-    for part in loc:
-        if isinstance(part, str) and (part in ITEM_TYPES or "[" in part or part in ("str", "int", "float", "bool")):
+    for k, part in enumerate(loc):
+        after_item = k >= 2 and loc[k - 2] == "items" and isinstance(loc[k - 1], int)
+        if isinstance(part, str) and ((after_item and part in ITEM_TYPES) or "[" in part
+                                      or part in ("str", "int", "float", "bool", "function-after")):
             continue
         out.append("in" if part == "in_" else part)
     return tuple(out)
@@ -522,6 +512,8 @@ def _pydantic_errors(exc: ValidationError, file: str, lines: dict[Path_, int]) -
             continue
         seen.add((path, message))
         where_path = path[:-1] if err["type"] in ("missing", "extra_forbidden") and path else path
+        if err["type"] == "union_tag_invalid":
+            path = where_path = path + ("type",)
         out.append(DefinitionError(file, _line_for(path, lines), _where(where_path), message))
     return out
 
@@ -574,6 +566,10 @@ def _cross_checks(q: Questionnaire, file: str, lines: dict[Path_, int], known_sc
                     seen_ids[aid] = at
             if item.show_if:
                 check_condition(item.show_if, ipath + ("show_if",), set(ids))
+            if isinstance(item, (Numeric, RatingScale)) and item.min >= item.max:
+                err(ipath + ("max",), f"min ({item.min:g}) must be below max ({item.max:g})")
+            if isinstance(item, RatingScale) and (item.min < 0 or item.max > 10):
+                err(ipath + ("min",), "a numeric rating scale runs within 0-10")
             if isinstance(item, WithOptions):
                 if isinstance(item.options, str):
                     if item.options not in q.option_sets:

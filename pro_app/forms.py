@@ -11,6 +11,7 @@ from typing import Any, Callable
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
 
 from .answers import normalise_value
 from .definitions import (
@@ -50,8 +51,8 @@ class ChoiceField(RadioField):
         pass
 
 
-def _choices(options: list[Any], lang: str) -> list[tuple[str, str]]:
-    return [(str(o.code), o.text.get(lang)) for o in options]
+def _choices(options: list[Any], lang: str) -> list[SelectChoice]:
+    return [SelectChoice(str(o.code), o.text.get(lang)) for o in options]
 
 
 def _choice_field(item: Any, q: Questionnaire, lang: str) -> dict[str, Field]:
@@ -67,7 +68,7 @@ def _yesno_field(item: Any, q: Questionnaire, lang: str) -> dict[str, Field]:
 
 
 def _nrs_field(item: RatingScale, q: Questionnaire, lang: str) -> dict[str, Field]:
-    return {field_name(item.id): ChoiceField(choices=[(str(n), str(n)) for n in range(item.min, item.max + 1)])}
+    return {field_name(item.id): ChoiceField(choices=[SelectChoice(str(n), str(n)) for n in range(item.min, item.max + 1)])}
 
 
 def _text_field(item: Any, q: Questionnaire, lang: str) -> dict[str, Field]:

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
 from .auth import staff_required
@@ -33,7 +34,7 @@ class VisitForm(FlaskForm):
 
 
 class HandoffForm(FlaskForm):
-    language = RadioField(_l("Language on the tablet"), choices=[("sv", "Svenska"), ("en", "English")], default="sv")
+    language = RadioField(_l("Language on the tablet"), choices=[SelectChoice("sv", "Svenska"), SelectChoice("en", "English")], default="sv")
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -59,7 +60,7 @@ def patient(patient_id: str):
     store = cat.store
     record = store.get_patient(patient_id)
     form = VisitForm()
-    form.questionnaires.choices = [(q.id, q.title.get(_lang())) for q in cat.questionnaires.values() if q.audience == "patient"]
+    form.questionnaires.choices = [SelectChoice(q.id, q.title.get(_lang())) for q in cat.questionnaires.values() if q.audience == "patient"]
     if form.validate_on_submit():
         try:
             store.add_visit(patient_id, g.actor, key=form.key.data.strip(), label={"sv": form.key.data, "en": form.key.data},
