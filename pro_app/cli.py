@@ -111,12 +111,36 @@ def create_user(username: str, role: str, display_name: str, password: str) -> N
 
     if len(password) < 10:
         raise click.ClickException("the password must have at least 10 characters")
-    store = Store(config.from_environment()["DATA_DIR"])
+    store = Store(config.data_dir())
     try:
         store.create_user(username, hash_password(password), role, "cli", display_name)
     except ValueError as exc:
         raise click.ClickException(str(exc))
     click.echo(f"created {role} {username}")
+
+
+# ---------------------------------------------------------------- outcomes
+
+
+@main.command(help="Response criteria (IMACS, ACR/EULAR 2016) and change from baseline for every later visit, as JSON.")
+@click.argument("study_code")
+def outcomes(study_code: str) -> None:
+    from .definitions import DefinitionErrors, load_directory
+    from .outcomes import patient_outcomes
+    from .storage import Store
+
+    store = Store(config.data_dir())
+    patient = store.find_patient(study_code)
+    if patient is None:
+        click.echo(f"Error: no patient with study code '{study_code}'", err=True)
+        sys.exit(1)
+    try:
+        questionnaires = load_directory(config.questionnaire_dir())
+    except DefinitionErrors as exc:
+        raise click.ClickException(str(exc))
+    comparisons = patient_outcomes(store, patient["id"], questionnaires)
+    result = {"study_code": patient["study_code"], "visits": [c.as_dict() for c in comparisons]}
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
 # ---------------------------------------------------------------- running

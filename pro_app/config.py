@@ -27,6 +27,10 @@ def default_data_dir(name: str = "data") -> Path:
     return PROJECT_ROOT / "instance" / name
 
 
+def data_dir() -> Path:
+    return Path(os.environ.get("PRO_APP_DATA_DIR", default_data_dir()))
+
+
 def _secret_key(data_dir: Path) -> str:
     """A key from the environment, or one generated once and kept beside the data (shared by workers)."""
     if os.environ.get("PRO_APP_SECRET_KEY"):
@@ -52,12 +56,12 @@ def _flag(name: str, default: bool) -> bool:
 
 
 def from_environment() -> dict:
-    data_dir = Path(os.environ.get("PRO_APP_DATA_DIR", default_data_dir()))
+    folder = data_dir()
     return {
-        "DATA_DIR": str(data_dir),
+        "DATA_DIR": str(folder),
         "QUESTIONNAIRE_DIR": str(questionnaire_dir()),
         "STUDIES_DIR": str(studies_dir()),
-        "SECRET_KEY": _secret_key(data_dir),
+        "SECRET_KEY": _secret_key(folder),
         "SESSION_COOKIE_SECURE": _flag("PRO_APP_SECURE_COOKIES", True),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,0 +1,162 @@
+"""Clinician-reported core set measures: every questionnaire loads, every scorer has golden cases."""
+from __future__ import annotations
+
+import pytest
+
+from pro_app.config import questionnaire_dir
+from pro_app.definitions import load_file
+from pro_app.scoring import score
+from pro_app.scoring.mfi2 import task_items
+from pro_app.scoring.mmt8 import MUSCLE_GROUPS
+
+CLINICIAN_FORMS = ["physician_global", "mmt8", "myoact", "enzymes", "mfi2", "adverse_events"]
+
+
+def load(qid: str):
+    return load_file(questionnaire_dir() / f"{qid}.yaml")
+
+
+def by_id(scales):
+    return {s.id: s for s in scales}
+
+
+@pytest.mark.parametrize("qid", CLINICIAN_FORMS)
+def test_clinician_forms_load_as_staff_only(qid):
+    q = load(qid)
+    assert q.id == qid
+    assert q.audience == "clinician"
+
+
+def test_physician_global_is_a_vas_in_mm():
+    scales = by_id(score(load("physician_global"), {"PhGA": 42.5}))
+    assert scales["PhGA"].value == 42.5 and scales["PhGA"].max == 100.0 and not scales["PhGA"].higher_is_better
+
+
+def mmt_answers(grade: float = 10) -> dict[str, float]:
+    answers = {"MMT_neck_flexors": grade}
+    for group in MUSCLE_GROUPS:
+        answers[f"MMT_{group}_R"] = grade
+        answers[f"MMT_{group}_L"] = grade
+    return answers
+
+
+def test_mmt8_normal_strength_is_80_and_150():
+    # Rider LG et al. Arthritis Care Res 2010;62:465-72: 8 groups x 10 = 80 unilateral; 15 x 10 = 150 bilateral.
+    scales = by_id(score(load("mmt8"), mmt_answers(10)))
+    assert scales["MMT8_total"].value == 80 and scales["MMT8_total"].max == 80
+    assert scales["MMT8_bilateral"].value == 150 and scales["MMT8_bilateral"].max == 150
+    assert scales["MMT8_total"].higher_is_better
+
+
+def test_mmt8_unilateral_total_uses_neck_and_the_right_side_only():
+    answers = mmt_answers(7)
+    answers.update({f"MMT_{g}_L": 3 for g in MUSCLE_GROUPS})
+    scales = by_id(score(load("mmt8"), answers))
+    assert scales["MMT8_total"].value == 56  # 8 x 7, hand-computed
+    assert scales["MMT8_bilateral"].value == 7 + 7 * 7 + 7 * 3  # 77
+
+
+def test_mmt8_missing_group_makes_totals_not_computable_never_prorated():
+    answers = mmt_answers(9)
+    del answers["MMT_quadriceps_R"]
+    scales = by_id(score(load("mmt8"), answers))
+    assert scales["MMT8_total"].value is None
+    assert scales["MMT8_total"].missing == ["MMT_quadriceps_R"]
+    assert "prorated" in scales["MMT8_total"].reason["en"] and scales["MMT8_total"].reason["sv"]
+    assert scales["MMT8_bilateral"].value is None
+
+
+def test_mmt8_other_side_substitution_is_opt_in_and_reported():
+    q = load("mmt8")
+    q = q.model_copy(update={"scoring": q.scoring.model_copy(update={"options": {"side": "R", "substitute_other_side": True}})})
+    answers = mmt_answers(9)
+    del answers["MMT_quadriceps_R"]
+    answers["MMT_quadriceps_L"] = 5
+    total = by_id(score(q, answers))["MMT8_total"]
+    assert total.value == 7 * 9 + 5
+    assert total.extra["substituted"] == {"MMT_quadriceps_R": "MMT_quadriceps_L"}
+
+
+def test_myoact_systems_global_and_extramuscular_score():
+    answers = {"MYOACT_constitutional": 20, "MYOACT_cutaneous": 40, "MYOACT_skeletal": 0,
+               "MYOACT_pulmonary": 30, "MYOACT_muscle": 55, "extramuscular_global": 35}
+    scales = by_id(score(load("myoact"), answers))
+    assert scales["MYOACT_cutaneous"].value == 40
+    assert scales["MYOACT_gastrointestinal"].value is None  # unmarked = not assessed, never 0
+    assert scales["extramuscular_global"].value == 35
+    # Proposed MYOACT scoring: sum over assessed systems / their maximum: (20+40+0+30)/(4 x 100) = 0.225.
+    assert scales["MYOACT_extramuscular"].value == 0.225
+    assert scales["MYOACT_extramuscular"].missing == ["MYOACT_gastrointestinal", "MYOACT_cardiac"]
+
+
+def test_myoact_unmarked_global_is_missing():
+    scales = by_id(score(load("myoact"), {"MYOACT_cutaneous": 10}))
+    assert scales["extramuscular_global"].value is None and scales["extramuscular_global"].reason
+
+
+def test_enzymes_value_and_multiple_of_uln():
+    answers = {"sample_date": "2024-03-01", "CK": 12.6, "CK_unit": "ukat_L", "CK_ULN": 3.5,
+               "aldolase": 9.0, "aldolase_unit": "U_L", "aldolase_ULN": 7.5}
+    scales = by_id(score(load("enzymes"), answers))
+    assert scales["CK"].value == 12.6 and scales["CK"].unit == "ukat_L"
+    assert scales["CK_xULN"].value == 3.6  # 12.6 / 3.5
+    assert scales["aldolase_xULN"].value == 1.2  # 9.0 / 7.5
+    assert "LD" not in scales  # optional enzymes only when measured
+    assert scales["enzyme_most_abnormal"].value == 3.6 and scales["enzyme_most_abnormal"].extra["enzyme"] == "CK"
+
+
+def test_enzymes_ratio_needs_the_upper_limit():
+    scales = by_id(score(load("enzymes"), {"CK": 800, "CK_unit": "U_L"}))
+    assert scales["CK"].value == 800
+    assert scales["CK_xULN"].value is None and "upper limit" in scales["CK_xULN"].reason["en"]
+
+
+def fi2_answers(reps: int) -> dict[str, int]:
+    return {i: reps for i in task_items(["R", "L"])}
+
+
+def test_mfi2_task_maxima_are_the_item_maxima():
+    # Alexanderson H et al. Arthritis Rheum 2006;55:114-22: 7 tasks, repetitions up to the task maximum.
+    q = load("mfi2")
+    assert len(task_items(["R", "L"])) == 13
+    assert {q.item(i).max for i in task_items(["R", "L"])} == {60}
+
+
+def test_mfi2_per_task_and_total_percent_of_maximum():
+    answers = fi2_answers(60)
+    answers["FI2_shoulder_flexion_R"] = 30
+    answers["FI2_head_lift"] = 15
+    scales = by_id(score(load("mfi2"), answers))
+    assert scales["FI2_shoulder_flexion_R"].value == 50.0  # 30 / 60
+    assert scales["FI2_head_lift"].value == 25.0  # 15 / 60
+    # (11 x 60 + 30 + 15) / (13 x 60) = 705 / 780 = 90.4 %
+    assert scales["FI2_total"].value == 90.4
+
+
+def test_mfi2_total_not_computable_with_a_task_missing():
+    answers = fi2_answers(40)
+    del answers["FI2_step_test_L"]
+    total = by_id(score(load("mfi2"), answers))["FI2_total"]
+    assert total.value is None and total.missing == ["FI2_step_test_L"]
+
+
+def test_adverse_events_counts_follow_the_slots():
+    answers = {
+        "AE_any": 1,
+        "AE1_date": "2024-02-01", "AE1_description": "Injection site reaction", "AE1_severity": 1,
+        "AE1_relation": 5, "AE1_serious": 0, "AE1_another": 1,
+        "AE2_date": "2024-02-10", "AE2_description": "Pneumonia", "AE2_severity": 3,
+        "AE2_relation": 3, "AE2_serious": 1, "AE2_another": 0,
+        # a stale third slot, hidden because AE2_another is no: not counted
+        "AE3_description": "Headache", "AE3_severity": 1, "AE3_relation": 1, "AE3_serious": 0,
+    }
+    scales = by_id(score(load("adverse_events"), answers))
+    assert scales["AE_count"].value == 2
+    assert scales["AE_serious"].value == 1
+    assert scales["AE_severe"].value == 1
+    assert scales["AE_related"].value == 2
+
+
+def test_adverse_events_none_and_unanswered():
+    assert by_id(score(load("adverse_events"), {"AE_any": 0}))["AE_count"].value == 0
+    assert by_id(score(load("adverse_events"), {}))["AE_count"].value is None
