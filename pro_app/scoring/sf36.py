@@ -54,6 +54,7 @@ __all__ = [
     "item_scores",
     "score_sf36",
     "summary_range",
+    "summary_score",
 ]
 
 # RAND Table 1, written as code -> 0-100 per item id of the form.
@@ -153,7 +154,7 @@ def summary_range(coefficients: dict[str, float]) -> tuple[float, float]:
     return 50.0 + 10.0 * lo, 50.0 + 10.0 * hi
 
 
-def _summary(values: dict[str, float], coefficients: dict[str, float]) -> float:
+def summary_score(values: dict[str, float], coefficients: dict[str, float]) -> float:
     """Ware, Kosinski & Keller 1994: T = 50 + 10 * sum(coef * (scale - mean) / sd)."""
     total = sum(coefficients[s] * (values[s] - US_NORMS[s][0]) / US_NORMS[s][1] for s in coefficients)
     return 50.0 + 10.0 * total
@@ -231,7 +232,7 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         ("MCS", "Mental component summary", "Psykisk summaskala", MCS_COEFFICIENTS),
     ):
         lo, hi = summary_range(coefficients)
-        value = None if missing_scales else round(_summary(values, coefficients), 1)
+        value = None if missing_scales else round(summary_score(values, coefficients), 1)
         scales.append(
             Scale(
                 id=sid,
