@@ -1,13 +1,10 @@
 """Fixtures for scorer tests: the questionnaires as shipped in questionnaires/."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pro_app.definitions import Questionnaire, load_directory
-
-QUESTIONNAIRE_DIR = Path(__file__).resolve().parents[2] / "questionnaires"
+from scoring_helpers import QUESTIONNAIRE_DIR
 
 
 @pytest.fixture(scope="session")
