@@ -36,7 +36,7 @@ class HaqCategory:
 
 
 # Aid-to-category assignment as in the Stanford (ARAMIS 2009) scoring instructions and
-# Bruce & Fries 2003, Table 2: dressing devices -> dressing; special or built up chair -> arising;
+# Bruce & Fries 2003 ("Scoring the HAQ-DI"): dressing devices -> dressing; special or built up chair -> arising;
 # built up or special utensils -> eating; cane, walker, crutches, wheelchair -> walking;
 # raised toilet seat, bathtub seat, bathtub bar, long-handled appliances in bathroom -> hygiene;
 # long-handled appliances for reach -> reach; jar opener -> grip; activities has no device.

@@ -92,7 +92,7 @@ SCALES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("MH", "Mental health (emotional well-being)", "Psykiskt välbefinnande", ("q9b", "q9c", "q9d", "q9f", "q9h")),
 )
 
-# Ware, Kosinski & Keller 1994, Table 5.1 / Ware et al. 1995: 1990 US general population
+# Ware, Kosinski & Keller 1994; Ware et al. 1995: 1990 US general population
 # (factor analytic sample, n=2393) means and SDs, and factor score coefficients.
 US_NORMS: dict[str, tuple[float, float]] = {
     "PF": (84.52404, 22.89490),
