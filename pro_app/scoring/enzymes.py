@@ -16,7 +16,6 @@ ENZYMES: dict[str, dict[str, str]] = {
     "AST": {"sv": "ASAT", "en": "AST"},
 }
 # A ratio to the upper limit has no natural ceiling; this only bounds charts.
-RATIO_MAX = 1000.0
 
 
 @scorer("enzymes")
@@ -58,7 +57,7 @@ def score_enzymes(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         scales.append(Scale(
             id=f"{prefix}_xULN",
             label={"sv": f"{label['sv']} / övre referensgräns", "en": f"{label['en']} / upper limit of normal"},
-            value=ratio, min=0.0, max=RATIO_MAX, higher_is_better=False,
+            value=ratio, min=0.0, max=_ratio_max(questionnaire, prefix), higher_is_better=False,
             answered=int(ratio is not None), items=2, missing=[i for i in (prefix, f"{prefix}_ULN") if not is_answered(answers.get(i))],
             reason=reason, unit="xULN", decimals=2,
         ))
@@ -66,13 +65,19 @@ def score_enzymes(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     scales.append(Scale(
         id="enzyme_most_abnormal",
         label={"sv": "Mest avvikande muskelenzym / övre referensgräns", "en": "Most abnormal muscle enzyme / upper limit of normal"},
-        value=ratios[worst] if worst else None, min=0.0, max=RATIO_MAX, higher_is_better=False,
+        value=ratios[worst] if worst else None, min=0.0,
+        max=max(_ratio_max(questionnaire, p) for p in ENZYMES), higher_is_better=False,
         answered=len(ratios), items=len(ENZYMES), unit="xULN", decimals=2,
         reason=None if worst else not_computable("No enzyme with both a value and an upper limit of normal.",
                                                  "Inget enzym med både värde och övre referensgräns."),
         extra={"enzyme": worst},
     ))
     return scales
+
+
+def _ratio_max(questionnaire: Any, prefix: str) -> float:
+    """The largest value / ULN the form allows: its highest value over its smallest positive ULN (0.01)."""
+    return _item_max(questionnaire, prefix) / 0.01
 
 
 def _item_max(questionnaire: Any, item_id: str) -> float:

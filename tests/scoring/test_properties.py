@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -40,7 +41,7 @@ def value_strategy(q: Any, answer_id: str) -> st.SearchStrategy[Any]:
     if isinstance(item, VisualAnalogueScale):
         return st.floats(0, 100).map(lambda v: round(v, 1))
     if isinstance(item, (Numeric, RatingScale)):
-        return st.integers(int(item.min), int(item.max))
+        return st.integers(math.ceil(item.min), math.floor(item.max))
     if isinstance(item, FreeText):
         return st.text(max_size=20)
     if isinstance(item, DateItem):
