@@ -155,6 +155,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from .demo import seed_demo
 
     os.environ.setdefault("PRO_APP_DATA_DIR", str(config.default_data_dir("demo")))
+    # The demo is served over plain HTTP, where a browser would drop a Secure cookie off localhost.
+    os.environ.setdefault("PRO_APP_SECURE_COOKIES", "0")
     app = create_app()
     lines = seed_demo(app)
     for line in lines:

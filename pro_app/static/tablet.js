@@ -81,17 +81,19 @@
 
   function autosave(form) {
     var timer = null;
+    // Not form.action: the page's own field named "action" shadows that property.
+    var url = form.getAttribute("action");
     function save() {
       var data = new FormData(form);
       data.set("action", "autosave");
-      return fetch(form.action, { method: "POST", body: data, credentials: "same-origin" }).catch(function () {});
+      return fetch(url, { method: "POST", body: data, credentials: "same-origin" }).catch(function () {});
     }
     form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(save, 400); });
     // The tablet going to sleep or the page being hidden: save what is on the page now.
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "hidden" && navigator.sendBeacon) {
         var data = new FormData(form); data.set("action", "autosave");
-        navigator.sendBeacon(form.action, data);
+        navigator.sendBeacon(url, data);
       }
     });
     var idle = parseInt(form.dataset.idleSeconds || "0", 10);
