@@ -422,6 +422,9 @@ class VisitComparison:
 def visit_scores(store: Any, patient_id: str, visit: dict[str, Any], questionnaires: Mapping[str, Any]
                  ) -> tuple[dict[str, list[Scale]], dict[str, Reason]]:
     """Scores of every completed response of one visit, and why other questionnaires have none."""
+    from .catalog import Catalog
+
+    definitions = Catalog(dict(questionnaires), store)
     scores: dict[str, list[Scale]] = {}
     absent: dict[str, Reason] = {}
     for response in store.list_responses(patient_id, visit["id"]):
@@ -433,7 +436,9 @@ def visit_scores(store: Any, patient_id: str, visit: dict[str, Any], questionnai
             absent[qid] = not_computable(f"the questionnaire '{qid}' is not installed",
                                          f"formuläret '{qid}' är inte installerat")
         else:
-            scores[qid] = score_response(questionnaires[qid], response.get("answers") or {})
+            # Scored against the definition it was answered against, even if the YAML has changed since.
+            q = definitions.for_response(response) or questionnaires[qid]
+            scores[qid] = score_response(q, response.get("answers") or {})
     for qid, _ in CORE_SET_SOURCES.values():
         if qid not in scores and qid not in absent:
             absent[qid] = _no_response(qid)
