@@ -119,6 +119,65 @@ def create_user(username: str, role: str, display_name: str, password: str) -> N
     click.echo(f"created {role} {username}")
 
 
+# ---------------------------------------------------------------- studies and exports
+
+
+@main.command("validate-studies", help="Check study YAML files against the loaded questionnaires.")
+@click.argument("paths", nargs=-1, type=click.Path())
+def validate_studies(paths: tuple[str, ...]) -> None:
+    from .definitions import DefinitionErrors, load_directory
+    from .studies import load_study_file
+
+    try:
+        questionnaires = load_directory(config.questionnaire_dir())
+    except DefinitionErrors as exc:
+        raise click.ClickException(str(exc))
+    targets = [Path(p) for p in paths] or sorted(config.studies_dir().glob("*.y*ml"))
+    failed = False
+    for path in targets:
+        try:
+            study, warnings = load_study_file(path, questionnaires)
+        except DefinitionErrors as exc:
+            failed = True
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            continue
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(f"{path}: ok: {study.id}, {len(study.visits)} visit(s)")
+    if failed:
+        sys.exit(1)
+
+
+@main.command(help="Export every response and score: csv (wide), csv-long, or fhir (an R4 Bundle).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "csv-long", "fhir"]), required=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+              help="File to write ('-' for standard output).")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
+              help="Language of question texts in the FHIR export.")
+def export(fmt: str, out: str, lang: str) -> None:
+    from .catalog import Catalog
+    from .definitions import DefinitionErrors, load_directory
+    from .export import export_text
+    from .storage import Store
+
+    try:
+        questionnaires = load_directory(config.questionnaire_dir())
+    except DefinitionErrors as exc:
+        raise click.ClickException(str(exc))
+    store = Store(config.from_environment()["DATA_DIR"])
+    text = export_text(Catalog(questionnaires, store), fmt, lang=lang)
+    store.audit("cli", "export", "data", fmt, format=fmt)
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}")
+    click.echo(f"wrote {out}", err=True)
+
+
 # ---------------------------------------------------------------- running
 
 
