@@ -287,7 +287,9 @@ def fhir_bundle(cat: Catalog, lang: str = "sv") -> dict[str, Any]:
         response_url = f"urn:uuid:{uuid.UUID(hex=rec.response['id'])}"
         entries.append({"fullUrl": response_url, "resource": fhir_questionnaire_response(rec, lang)})
         for s in rec.scales:
-            entries.append({"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": _observation(rec, s, response_url, lang)})
+            # Derived from the response and scale: the same data exports to the same bundle.
+            observation_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{response_url}#{s.id}')}"
+            entries.append({"fullUrl": observation_url, "resource": _observation(rec, s, response_url, lang)})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
