@@ -150,12 +150,13 @@ def _questionnaire_summary(cat: Catalog, qid: str, response: dict[str, Any] | No
 
 def _chart(points: list[dict[str, Any]], lo: float, hi: float, higher_is_better: bool) -> Chart:
     m = CHART_MARGIN
-    plot_w = CHART_WIDTH - m["left"] - m["right"]
+    inset = 24  # keep the first and last points (and their labels) clear of the axis
+    plot_w = CHART_WIDTH - m["left"] - m["right"] - 2 * inset
     plot_h = CHART_HEIGHT - m["top"] - m["bottom"]
     span = (hi - lo) or 1.0
 
     def x_of(i: int) -> float:
-        return m["left"] + (plot_w / 2 if len(points) == 1 else plot_w * i / (len(points) - 1))
+        return m["left"] + inset + (plot_w / 2 if len(points) == 1 else plot_w * i / (len(points) - 1))
 
     def y_of(v: float) -> float:
         v = min(max(v, lo), hi)
