@@ -11,7 +11,7 @@ from flask_babel import format_date, format_time, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from .auth import staff_required
@@ -19,7 +19,6 @@ from .catalog import catalog
 from .definitions import Page, Questionnaire
 from .forms import page_form, read_answers
 from .patient import hand_over
-from .storage import AlreadyCompleted
 from .studies import enroll, studies, study_of
 
 __all__ = ["bp"]
