@@ -47,8 +47,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if not questionnaires:
         raise SystemExit(f"pro-app cannot start: no questionnaires in {app.config['QUESTIONNAIRE_DIR']}")
 
+    from .studies import load_studies
+
+    try:
+        studies, warnings = load_studies(app.config["STUDIES_DIR"], questionnaires)
+    except DefinitionErrors as exc:
+        raise SystemExit(f"pro-app cannot start: invalid study definition(s):\n{exc}") from None
+    for warning in warnings:
+        log.warning("study: %s", warning)
+
     store = Store(app.config["DATA_DIR"])
     app.extensions["pro_app"] = Catalog(questionnaires, store)
+    app.extensions["pro_app.studies"] = studies
 
     babel.init_app(app, locale_selector=get_locale)
     csrf.init_app(app)

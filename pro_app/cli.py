@@ -22,6 +22,16 @@ def main() -> None:
     pass
 
 
+def _questionnaires() -> dict:
+    """Every questionnaire, or a clear error naming the bad file and line."""
+    from .definitions import DefinitionErrors, load_directory
+
+    try:
+        return load_directory(config.questionnaire_dir())
+    except DefinitionErrors as exc:
+        raise click.ClickException(str(exc))
+
+
 # ---------------------------------------------------------------- questionnaires
 
 
@@ -61,13 +71,9 @@ def schema() -> None:
 @click.argument("answers_file", type=click.Path(dir_okay=False, allow_dash=True))
 def score(questionnaire_id: str, answers_file: str) -> None:
     from .answers import AnswerErrors, normalise_answers
-    from .definitions import DefinitionErrors, load_directory
     from .scoring import score as score_response
 
-    try:
-        questionnaires = load_directory(config.questionnaire_dir())
-    except DefinitionErrors as exc:
-        raise click.ClickException(str(exc))
+    questionnaires = _questionnaires()
     if questionnaire_id not in questionnaires:
         raise click.ClickException(
             f"unknown questionnaire '{questionnaire_id}' (known: {', '.join(sorted(questionnaires))})"
@@ -125,7 +131,6 @@ def create_user(username: str, role: str, display_name: str, password: str) -> N
 @main.command(help="Response criteria (IMACS, ACR/EULAR 2016) and change from baseline for every later visit, as JSON.")
 @click.argument("study_code")
 def outcomes(study_code: str) -> None:
-    from .definitions import DefinitionErrors, load_directory
     from .outcomes import patient_outcomes
     from .storage import Store
 
@@ -134,13 +139,60 @@ def outcomes(study_code: str) -> None:
     if patient is None:
         click.echo(f"Error: no patient with study code '{study_code}'", err=True)
         sys.exit(1)
-    try:
-        questionnaires = load_directory(config.questionnaire_dir())
-    except DefinitionErrors as exc:
-        raise click.ClickException(str(exc))
-    comparisons = patient_outcomes(store, patient["id"], questionnaires)
+    comparisons = patient_outcomes(store, patient["id"], _questionnaires())
     result = {"study_code": patient["study_code"], "visits": [c.as_dict() for c in comparisons]}
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- studies and exports
+
+
+@main.command("validate-studies", help="Check study YAML files against the loaded questionnaires.")
+@click.argument("paths", nargs=-1, type=click.Path())
+def validate_studies(paths: tuple[str, ...]) -> None:
+    from .definitions import DefinitionErrors
+    from .studies import load_study_file
+
+    questionnaires = _questionnaires()
+    targets = [Path(p) for p in paths] or sorted(config.studies_dir().glob("*.y*ml"))
+    failed = False
+    for path in targets:
+        try:
+            study, warnings = load_study_file(path, questionnaires)
+        except DefinitionErrors as exc:
+            failed = True
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            continue
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(f"{path}: ok: {study.id}, {len(study.visits)} visit(s)")
+    if failed:
+        sys.exit(1)
+
+
+@main.command(help="Export every response and score: csv (wide), csv-long, or fhir (an R4 Bundle).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "csv-long", "fhir"]), required=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+              help="File to write ('-' for standard output).")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
+              help="Language of question texts in the FHIR export.")
+def export(fmt: str, out: str, lang: str) -> None:
+    from .catalog import Catalog
+    from .export import export_text
+    from .storage import Store
+
+    store = Store(config.data_dir())
+    text = export_text(Catalog(_questionnaires(), store), fmt, lang=lang)
+    store.audit("cli", "export", "data", fmt, format=fmt)
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}")
+    click.echo(f"wrote {out}", err=True)
 
 
 # ---------------------------------------------------------------- running

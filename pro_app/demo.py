@@ -1,9 +1,12 @@
 """Demo data: staff accounts and a patient with a pending visit, so the tablet flow can be tried at once."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask
 
 from .auth import hash_password
+from .studies import enroll
 
 __all__ = ["seed_demo", "DEMO_USERS", "DEMO_PATIENT"]
 
@@ -13,6 +16,7 @@ DEMO_USERS = {
     "admin": ("demo-admin", "admin"),
 }
 DEMO_PATIENT = "DEMO-001"
+DEMO_STUDY = "anakinra"
 
 
 def seed_demo(app: Flask) -> list[str]:
@@ -22,7 +26,12 @@ def seed_demo(app: Flask) -> list[str]:
     for username, (password, role) in DEMO_USERS.items():
         if store.get_user(username) is None:
             store.create_user(username, hash_password(password), role, "demo")
-    patient = store.find_patient(DEMO_PATIENT) or store.create_patient(DEMO_PATIENT, "demo", study="demo")
+    study = app.extensions.get("pro_app.studies", {}).get(DEMO_STUDY)
+    patient = store.find_patient(DEMO_PATIENT) or store.create_patient(
+        DEMO_PATIENT, "demo", study=study.id if study else "demo")
+    if not store.list_visits(patient["id"]) and study is not None:
+        # Baseline today: the demo patient's first visit is due now, the others follow the study's schedule.
+        enroll(store, patient["id"], study, dt.date.today(), "demo")
     if not store.list_visits(patient["id"]):
         patient_forms = [q.id for q in catalog.for_audience("patient")]
         clinician_forms = [q.id for q in catalog.for_audience("clinician")]

@@ -1,17 +1,26 @@
-"""Blueprint: nurses and physicians: patients, visits, tablet hand-off, device calibration."""
+"""Blueprint: nurses and physicians: patients, study visits, tablet hand-off, clinician forms,
+scored summaries (screen, print and PDF), device calibration, and exports for administrators."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from babel import Locale, UnknownLocaleError
+from flask_babel import format_date, format_time, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectMultipleField, StringField, widgets
+from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from .auth import staff_required
 from .catalog import catalog
+from .definitions import Page, Questionnaire
+from .forms import page_form, read_answers
 from .patient import hand_over
+from .studies import enroll, studies, study_of
 
 __all__ = ["bp"]
 
@@ -26,10 +35,22 @@ class PatientForm(FlaskForm):
     )
 
 
+class EnrollForm(FlaskForm):
+    study = SelectField(_l("Study"), validators=[Optional()])
+    baseline = DateField(_l("Baseline date"), validators=[Optional()], default=dt.date.today)
+
+
+class RegisterForm(PatientForm, EnrollForm):
+    pass
+
+
 class VisitForm(FlaskForm):
     key = StringField(_l("Visit"), validators=[DataRequired(), Length(max=40)])
     questionnaires = SelectMultipleField(
         _l("Questionnaires"), widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput()
+    )
+    clinician_forms = SelectMultipleField(
+        _l("Clinician forms"), widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput()
     )
 
 
@@ -37,18 +58,35 @@ class HandoffForm(FlaskForm):
     language = RadioField(_l("Language on the tablet"), choices=[SelectChoice("sv", "Svenska"), SelectChoice("en", "English")], default="sv")
 
 
+def _study_choices(with_none: bool) -> list[SelectChoice]:
+    lang = _lang()
+    choices = [SelectChoice("", _("No study"))] if with_none else []
+    return choices + [SelectChoice(s.id, s.title.get(lang)) for s in studies().values()]
+
+
+def _enroll(patient_id: str, study_id: str, baseline: dt.date | None) -> None:
+    study = studies().get(study_id)
+    if study is None:
+        return
+    created = enroll(catalog().store, patient_id, study, baseline or dt.date.today(), g.actor)
+    flash(_("Enrolled in %(study)s: %(n)s visit(s) planned.", study=study.title.get(_lang()), n=len(created)), "success")
+
+
 @bp.route("/", methods=["GET", "POST"])
 @staff_required()
 def dashboard():
-    form = PatientForm()
+    form = RegisterForm()
+    form.study.choices = _study_choices(with_none=True)
     store = catalog().store
     if form.validate_on_submit():
         try:
-            patient = store.create_patient(form.study_code.data, g.actor)
+            patient = store.create_patient(form.study_code.data, g.actor, study=form.study.data or None)
         except ValueError:
             form.study_code.errors = [_("This study code is already registered.")]
         else:
             flash(_("Patient %(code)s registered.", code=patient["study_code"]), "success")
+            if form.study.data:
+                _enroll(patient["id"], form.study.data, form.baseline.data)
             return redirect(url_for("staff.patient", patient_id=patient["id"]))
     return render_template("staff/dashboard.html", form=form, patients=store.list_patients())
 
@@ -59,20 +97,40 @@ def patient(patient_id: str):
     cat = catalog()
     store = cat.store
     record = store.get_patient(patient_id)
+    lang = _lang()
     form = VisitForm()
-    form.questionnaires.choices = [SelectChoice(q.id, q.title.get(_lang())) for q in cat.questionnaires.values() if q.audience == "patient"]
+    form.questionnaires.choices = [SelectChoice(q.id, q.title.get(lang)) for q in cat.for_audience("patient")]
+    form.clinician_forms.choices = [SelectChoice(q.id, q.title.get(lang)) for q in cat.for_audience("clinician")]
     if form.validate_on_submit():
         try:
             store.add_visit(patient_id, g.actor, key=form.key.data.strip(), label={"sv": form.key.data, "en": form.key.data},
-                            questionnaires=form.questionnaires.data)
+                            questionnaires=form.questionnaires.data, clinician_forms=form.clinician_forms.data)
         except ValueError:
             form.key.errors = [_("This visit already exists.")]
         else:
             return redirect(url_for("staff.patient", patient_id=patient_id))
     visits = store.list_visits(patient_id)
     responses = store.list_responses(patient_id)
+    enroll_form = None
+    if studies() and not study_of(visits):
+        enroll_form = EnrollForm(formdata=None)
+        enroll_form.study.choices = _study_choices(with_none=False)
     return render_template("staff/patient.html", patient=record, visits=visits, responses=responses, form=form,
-                           handoff=HandoffForm(), catalog=cat)
+                           handoff=HandoffForm(), catalog=cat, enroll_form=enroll_form, study=study_of(visits),
+                           studies=studies(), today=dt.date.today().isoformat())
+
+
+@bp.post("/patients/<patient_id>/enroll")
+@staff_required()
+def enroll_patient(patient_id: str):
+    catalog().store.get_patient(patient_id)
+    form = EnrollForm()
+    form.study.choices = _study_choices(with_none=False)
+    if form.validate_on_submit() and form.study.data:
+        _enroll(patient_id, form.study.data, form.baseline.data)
+    else:
+        flash(_("Choose a study and a baseline date."), "error")
+    return redirect(url_for("staff.patient", patient_id=patient_id))
 
 
 @bp.post("/patients/<patient_id>/visits/<visit_id>/tablet")
@@ -94,6 +152,225 @@ def handoff(patient_id: str, visit_id: str):
 def calibrate():
     """Match a line on screen to 100 mm on a ruler; the device keeps the result."""
     return render_template("staff/calibrate.html")
+
+
+# ------------------------------------------------------------------ clinician forms
+
+
+def _clinician_response(patient_id: str, visit_id: str, qid: str) -> tuple[dict[str, Any], Questionnaire]:
+    """The visit's response to one of its clinician forms: only clinician forms, only staff."""
+    cat = catalog()
+    visit = cat.store.get_visit(patient_id, visit_id)
+    current = cat.get(qid)
+    if current is None or current.audience != "clinician" or qid not in (visit.get("clinician_forms") or []):
+        abort(404)
+    response = cat.store.start_response(patient_id, visit_id, current, g.actor, _lang())
+    return response, cat.for_response(response) or current
+
+
+def _sections(q: Questionnaire, answers: dict[str, Any], n: int | None) -> list[tuple[Page, list[Any]]]:
+    pages = q.visible_pages(answers)
+    chosen = pages if n is None else [pages[n]]
+    return [(page, q.visible_items(page, answers)) for page in chosen]
+
+
+def _one_form_page(sections: list[tuple[Page, list[Any]]]) -> Page:
+    # All pages on one screen are one WTForms form: a page holding every item of the shown pages.
+    if len(sections) == 1:
+        return sections[0][0]
+    return Page(id="all", items=[item for page, _items in sections for item in page.items])
+
+
+@bp.get("/patients/<patient_id>/visits/<visit_id>/forms/<qid>")
+@staff_required("nurse", "physician")
+def clinician_form_start(patient_id: str, visit_id: str, qid: str):
+    response, q = _clinician_response(patient_id, visit_id, qid)
+    pages = q.visible_pages(response["answers"])
+    n = min(int(response.get("page") or 0), max(len(pages) - 1, 0))
+    return redirect(url_for("staff.clinician_form", patient_id=patient_id, visit_id=visit_id, qid=qid, n=n))
+
+
+@bp.route("/patients/<patient_id>/visits/<visit_id>/forms/<qid>/p/<int:n>", methods=["GET", "POST"])
+@bp.route("/patients/<patient_id>/visits/<visit_id>/forms/<qid>/all", methods=["GET", "POST"], defaults={"n": None})
+@staff_required("nurse", "physician")
+def clinician_form(patient_id: str, visit_id: str, qid: str, n: int | None):
+    """Fill in a clinician form one page at a time (``n``) or all pages on one screen."""
+    store = catalog().store
+    response, q = _clinician_response(patient_id, visit_id, qid)
+    answers = dict(response["answers"])
+    pages = q.visible_pages(answers)
+    if n is not None and n >= len(pages):
+        return redirect(url_for("staff.clinician_form", patient_id=patient_id, visit_id=visit_id, qid=qid, n=len(pages) - 1))
+    lang = _lang()
+    sections = _sections(q, answers, n)
+    page_def = _one_form_page(sections)
+    here = {"patient_id": patient_id, "visit_id": visit_id, "qid": qid, "n": n}
+
+    def show(form, errors, status=200, notice=None, current=None):
+        current = current if current is not None else answers
+        return render_template(
+            "staff/clinician_form.html", q=q, response=response, sections=_sections(q, current, n), form=form,
+            errors=errors, n=n, pages=len(q.visible_pages(current)), here=here, notice=notice,
+            patient=store.get_patient(patient_id), visit=store.get_visit(patient_id, visit_id),
+        ), status
+
+    if request.method == "GET":
+        return show(page_form(q, page_def, answers, lang, response.get("item_meta")), {})
+
+    form = page_form(q, page_def, answers, lang, formdata=request.form)
+    posted, meta, errors = read_answers(q, page_def, form)
+    shown = set(request.form.get("shown", "").split())
+    update = {k: v for k, v in posted.items() if k in shown and k not in errors}
+    merged = {**answers, **update}
+    visible_now = set(q.visible_answer_ids(merged))
+    for item in page_def.items:
+        for aid in item.answer_ids():
+            if aid not in visible_now and aid in answers:
+                update[aid] = None  # hidden by skip logic since: it does not count
+                merged.pop(aid, None)
+    saved = store.save_answers(patient_id, response["id"], g.actor, update,
+                               {k: v for k, v in meta.items() if k in shown}, page=n if n is not None else None,
+                               language=lang, allow_completed=True)
+    response = saved
+    answers = dict(saved["answers"])
+    action = request.form.get("action", "save")
+    if errors:
+        return show(form, errors, status=422, current=answers)
+    page_ids = {aid for _page, items in _sections(q, answers, n) for item in items for aid in item.answer_ids()}
+    if action in ("next", "complete") and page_ids - shown:
+        fresh = page_form(q, _one_form_page(_sections(q, answers, n)), answers, lang, saved.get("item_meta"))
+        return show(fresh, {}, notice=_("A follow-up question has appeared below."), current=answers)
+    new_pages = q.visible_pages(answers)
+    if action == "back" and n:
+        return redirect(url_for("staff.clinician_form", **{**here, "n": n - 1}))
+    if action == "next" and n is not None and n + 1 < len(new_pages):
+        store.save_answers(patient_id, response["id"], g.actor, {}, page=n + 1, allow_completed=True)
+        return redirect(url_for("staff.clinician_form", **{**here, "n": n + 1}))
+    if action == "complete":
+        required = [aid for page in new_pages for item in q.visible_items(page, answers) if item.required
+                    for aid in item.answer_ids() if answers.get(aid) in (None, "", [])]
+        if required:
+            flash(_("Please answer the questions marked as required: %(items)s.",
+                    items=", ".join(q.answer_text(a, lang) for a in required)), "error")
+            return show(page_form(q, page_def, answers, lang, saved.get("item_meta")), {}, status=422, current=answers)
+        hidden = {aid: None for aid in answers if aid not in set(q.visible_answer_ids(answers))}
+        if hidden:
+            store.save_answers(patient_id, response["id"], g.actor, hidden, allow_completed=True)
+        store.complete_response(patient_id, response["id"], g.actor)
+        flash(_("%(title)s is saved and complete.", title=q.title.get(lang)), "success")
+        return redirect(url_for("staff.patient", patient_id=patient_id))
+    flash(_("Saved."), "success")
+    return redirect(url_for("staff.clinician_form", **here))
+
+
+# ------------------------------------------------------------------ summaries
+
+
+def _summary(patient_id: str, visit_id: str):
+    from .summary import visit_summary
+
+    return visit_summary(catalog(), patient_id, visit_id, _lang(), studies())
+
+
+@bp.get("/patients/<patient_id>/visits/<visit_id>/summary")
+@staff_required("nurse", "physician")
+def summary(patient_id: str, visit_id: str):
+    return render_template("staff/summary.html", s=_summary(patient_id, visit_id), patient_id=patient_id,
+                           visit_id=visit_id, printed=dt.datetime.now(dt.timezone.utc))
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _page_css() -> str:
+    """@page rules for the PDF: the running header and footer, and page numbers in the reader's language."""
+    marker_page, marker_pages = "\x00page\x00", "\x00pages\x00"
+    text = _("Page %(page)s of %(pages)s", page=marker_page, pages=marker_pages)
+    parts = []
+    for chunk in text.split("\x00"):
+        if chunk == "page":
+            parts.append("counter(page)")
+        elif chunk == "pages":
+            parts.append("counter(pages)")
+        elif chunk:
+            parts.append(_css_string(chunk))
+    return (
+        "@page { size: A4; margin: 30mm 16mm 22mm 16mm;"
+        " @top-left { content: element(doc-header); width: 100%; vertical-align: bottom; }"
+        " @bottom-left { content: element(doc-footer); width: 70%; vertical-align: top; }"
+        f" @bottom-right {{ content: {' '.join(parts)}; font-size: 8pt; color: #444; vertical-align: top; }} }}"
+        " .doc-header { position: running(doc-header); }"
+        " .doc-footer { position: running(doc-footer); }"
+    )
+
+
+@bp.get("/patients/<patient_id>/visits/<visit_id>/summary.pdf")
+@staff_required("nurse", "physician")
+def summary_pdf(patient_id: str, visit_id: str):
+    import re
+
+    from .pdf import render_pdf
+
+    s = _summary(patient_id, visit_id)
+    html = render_template("print/summary.html", s=s, printed=dt.datetime.now(dt.timezone.utc))
+    pdf = render_pdf(html, _page_css())
+    catalog().store.audit(g.actor, "print", "summary", visit_id, patient_id, format="pdf")
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{s.study_code}-{s.visit_key}")
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+
+
+# ------------------------------------------------------------------ exports (administrators)
+
+EXPORT_FORMATS = {
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "csv-long": ("text/csv; charset=utf-8", "csv"),
+    "fhir": ("application/fhir+json; charset=utf-8", "json"),
+}
+
+
+@bp.get("/export")
+@staff_required("admin")
+def exports():
+    return render_template("staff/export.html", formats=EXPORT_FORMATS)
+
+
+@bp.get("/export/<fmt>")
+@staff_required("admin")
+def export_download(fmt: str):
+    from . import export
+
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    mimetype, extension = EXPORT_FORMATS[fmt]
+    body = export.export_text(catalog(), fmt, lang=_lang())
+    catalog().store.audit(g.actor, "export", "data", fmt, format=fmt)
+    stamp = dt.date.today().isoformat()
+    return Response(body.encode("utf-8"), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="pro-app-{fmt}-{stamp}.{extension}"'})
+
+
+@bp.app_template_filter("date")
+def date_filter(value: Any, format: str = "medium") -> str:
+    """An ISO date (or datetime) as the reader writes dates: '3 februari 2025' / 'February 3, 2025'."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return f"{format_date(to_user_timezone(value).date(), format)} {format_time(value, 'short')}"
+    return format_date(value, format)
+
+
+@bp.app_template_filter("language_name")
+def language_name(code: str | None) -> str:
+    """'sv' as the reader calls it: 'svenska' / 'Swedish'."""
+    if not code:
+        return ""
+    try:
+        return Locale.parse(code).get_display_name(_lang()) or code
+    except (ValueError, UnknownLocaleError):
+        return code
 
 
 def _lang() -> str:

@@ -1,0 +1,305 @@
+"""CSV (wide and long) and HL7 FHIR R4 exports of every patient's answers and scores.
+
+CSV is written for R, SPSS and Stata: UTF-8 without a byte order mark, a header row and
+no index column, ISO 8601 dates and times, '.' as the decimal mark, an empty cell for a
+missing value, and the codes of multiple-choice answers joined with ';'.
+
+* wide: one row per patient and visit; columns ``<questionnaire>.<item>`` for answers and
+  ``<questionnaire>.<scale>`` for scores (``<questionnaire>.<scale>_score`` when a scale
+  shares its id with an item, as a single visual analogue scale does), plus
+  ``<questionnaire>.status``, ``.version``, ``.language`` and ``.completed_at``;
+* long: one row per patient, visit, questionnaire and item or scale;
+* FHIR: a Bundle (type collection) of one Questionnaire per instrument, one
+  QuestionnaireResponse per response, and one Observation per score derived from it.
+
+Scores are computed now, from the raw answers and the definition each response was
+answered against, as everywhere else.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .catalog import Catalog
+from .definitions import Questionnaire
+from .scoring import Scale, score
+
+__all__ = ["ResponseRecord", "records", "wide_rows", "long_rows", "write_csv", "fhir_questionnaire",
+           "fhir_questionnaire_response", "fhir_bundle", "export_text", "FORMATS", "CANONICAL"]
+
+FORMATS = ("csv", "csv-long", "fhir")
+CANONICAL = "urn:pro-app:questionnaire:"
+STUDY_CODE_SYSTEM = "urn:pro-app:study-code"
+VISIT_EXTENSION = "urn:pro-app:fhir:visit"
+BASE_COLUMNS = ["study_code", "study", "visit", "visit_due"]
+LONG_COLUMNS = BASE_COLUMNS + ["questionnaire", "version", "status", "language", "completed_at", "kind", "name", "value"]
+
+
+@dataclass
+class ResponseRecord:
+    """One response with everything an export needs: who, which visit, what was answered, the scores."""
+
+    study_code: str
+    study: str | None
+    visit: str
+    visit_due: str | None
+    response: dict[str, Any]
+    questionnaire: Questionnaire
+    scales: list[Scale]
+
+
+def records(cat: Catalog) -> Iterator[ResponseRecord]:
+    store = cat.store
+    for patient in store.list_patients():
+        for visit in store.list_visits(patient["id"]):
+            for response in store.list_responses(patient["id"], visit["id"]):
+                q = cat.for_response(response)
+                if q is None:
+                    continue
+                yield ResponseRecord(
+                    study_code=patient["study_code"], study=visit.get("study") or patient.get("study"),
+                    visit=visit["key"], visit_due=visit.get("due"), response=response, questionnaire=q,
+                    scales=score(q, response["answers"]),
+                )
+
+
+def cell(value: Any) -> str:
+    """One value as R, SPSS and Stata read it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, list):
+        return ";".join(cell(v) for v in value)
+    return str(value)
+
+
+def _scale_column(qid: str, scale_id: str, item_ids: set[str]) -> str:
+    return f"{qid}.{scale_id}_score" if scale_id in item_ids else f"{qid}.{scale_id}"
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def wide_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
+    """Columns and rows of the wide table: one row per patient and visit."""
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    columns: dict[str, list[str]] = {}  # questionnaire -> its columns, in definition order
+    for rec in records(cat):
+        q = cat.get(rec.questionnaire.id) or rec.questionnaire
+        qid = rec.questionnaire.id
+        item_ids = list(q.answer_ids())
+        for aid in rec.questionnaire.answer_ids():
+            if aid not in item_ids:
+                item_ids.append(aid)
+        meta = [f"{qid}.{m}" for m in ("status", "version", "language", "completed_at")]
+        item_cols = [f"{qid}.{aid}" for aid in item_ids]
+        scale_cols = [_scale_column(qid, s.id, set(item_ids)) for s in rec.scales]
+        known = columns.setdefault(qid, [])
+        for col in meta + item_cols + scale_cols:
+            if col not in known:
+                known.append(col)
+        row = rows.setdefault((rec.study_code, rec.visit), {
+            "study_code": rec.study_code, "study": rec.study or "", "visit": rec.visit, "visit_due": rec.visit_due or "",
+        })
+        r = rec.response
+        row.update({meta[0]: r["status"], meta[1]: r["version"], meta[2]: r.get("language") or "",
+                    meta[3]: r.get("completed_at") or ""})
+        for aid, value in r["answers"].items():
+            row[f"{qid}.{aid}"] = cell(value)
+        for s in rec.scales:
+            row[_scale_column(qid, s.id, set(item_ids))] = cell(s.value)
+    header = BASE_COLUMNS + [c for qid in sorted(columns) for c in columns[qid]]
+    ordered = [rows[k] for k in sorted(rows, key=lambda k: (k[0], rows[k]["visit_due"], k[1]))]
+    return header, ordered
+
+
+def long_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
+    """Columns and rows of the long table: one row per item answer and per score."""
+    out = []
+    for rec in records(cat):
+        r = rec.response
+        base = {"study_code": rec.study_code, "study": rec.study or "", "visit": rec.visit,
+                "visit_due": rec.visit_due or "", "questionnaire": rec.questionnaire.id, "version": r["version"],
+                "status": r["status"], "language": r.get("language") or "", "completed_at": r.get("completed_at") or ""}
+        for aid in rec.questionnaire.answer_ids():
+            if aid in r["answers"]:
+                out.append({**base, "kind": "item", "name": aid, "value": cell(r["answers"][aid])})
+        for s in rec.scales:
+            out.append({**base, "kind": "scale", "name": s.id, "value": cell(s.value)})
+    return LONG_COLUMNS, out
+
+
+def write_csv(header: list[str], rows: list[dict[str, str]], fh: Any) -> None:
+    writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n", restval="", extrasaction="raise")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+# --------------------------------------------------------------------------- FHIR R4
+
+
+def _fhir_id(text: str) -> str:
+    # FHIR ids allow letters, digits, '-' and '.' only (at most 64).
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)[:64]
+
+
+def _url(q: Questionnaire) -> str:
+    return CANONICAL + q.id
+
+
+def _coding(q: Questionnaire, option: Any, lang: str) -> dict[str, Any]:
+    return {"system": _url(q), "code": str(option.code), "display": option.text.get(lang)}
+
+
+def _item_type(item: Any) -> str:
+    return {
+        "single": "choice", "yesno": "choice", "multiple": "choice", "nrs": "integer", "vas": "decimal",
+        "date": "date", "grid": "group",
+    }.get(item.type) or (
+        ("decimal" if item.decimals else "integer") if item.type == "numeric"
+        else ("text" if getattr(item, "multiline", False) else "string")
+    )
+
+
+def _question(q: Questionnaire, answer_id: str, item: Any, lang: str) -> dict[str, Any]:
+    kind = "choice" if item.type == "grid" else _item_type(item)
+    out: dict[str, Any] = {"linkId": answer_id, "text": q.answer_text(answer_id, lang), "type": kind}
+    if item.required:
+        out["required"] = True
+    if item.type == "multiple":
+        out["repeats"] = True
+    options = q.options_for(answer_id)
+    if options is not None:
+        out["answerOption"] = [{"valueCoding": _coding(q, o, lang)} for o in options]
+    return out
+
+
+def fhir_questionnaire(q: Questionnaire, lang: str = "sv") -> dict[str, Any]:
+    """The instrument as a FHIR R4 Questionnaire: one group per page, grids as groups of rows.
+
+    Skip logic is not carried over (enableWhen): it is evaluated by pro-app when answering.
+    """
+    pages = []
+    for page in q.pages:
+        items = []
+        for item in page.items:
+            if item.type == "grid":
+                items.append({"linkId": item.id, "text": item.text.get(lang), "type": "group",
+                              "item": [_question(q, row.id, item, lang) for row in item.rows]})
+            else:
+                items.append(_question(q, item.id, item, lang))
+        group: dict[str, Any] = {"linkId": f"page-{page.id}", "type": "group", "item": items}
+        if page.title:
+            group["text"] = page.title.get(lang)
+        pages.append(group)
+    return {
+        "resourceType": "Questionnaire", "id": _fhir_id(q.id), "url": _url(q), "version": q.version,
+        "title": q.title.get(lang), "status": "active", "language": lang, "subjectType": ["Patient"],
+        "description": q.source, "copyright": q.license.get(lang),
+        "identifier": [{"system": "urn:pro-app:definition-hash", "value": q.definition_hash}] if q.definition_hash else [],
+        "item": pages,
+    }
+
+
+def _answers(q: Questionnaire, answer_id: str, item: Any, value: Any, lang: str) -> list[dict[str, Any]]:
+    values = value if isinstance(value, list) else [value]
+    options = q.options_for(answer_id)
+    if options is not None:
+        by_code = {str(o.code): o for o in options}
+        return [{"valueCoding": _coding(q, by_code[str(v)], lang)} for v in values if str(v) in by_code]
+    kind = _item_type(item)
+    key = {"integer": "valueInteger", "decimal": "valueDecimal", "date": "valueDate"}.get(kind, "valueString")
+    cast = {"valueInteger": int, "valueDecimal": float}.get(key, str)
+    return [{key: cast(v)} for v in values]
+
+
+def fhir_questionnaire_response(rec: ResponseRecord, lang: str = "sv") -> dict[str, Any]:
+    q, r = rec.questionnaire, rec.response
+    pages = []
+    for page in q.pages:
+        items = []
+        for item in page.items:
+            if item.type == "grid":
+                rows = [{"linkId": row.id, "text": row.text.get(lang), "answer": _answers(q, row.id, item, r["answers"][row.id], lang)}
+                        for row in item.rows if row.id in r["answers"]]
+                if rows:
+                    items.append({"linkId": item.id, "text": item.text.get(lang), "item": rows})
+            elif item.id in r["answers"]:
+                items.append({"linkId": item.id, "text": item.text.get(lang),
+                              "answer": _answers(q, item.id, item, r["answers"][item.id], lang)})
+        if items:
+            pages.append({"linkId": f"page-{page.id}", "item": items})
+    resource = {
+        "resourceType": "QuestionnaireResponse", "id": _fhir_id(r["id"]),
+        "identifier": {"system": "urn:pro-app:response", "value": r["id"]},
+        "questionnaire": f"{_url(q)}|{r['version']}",
+        "status": "completed" if r["status"] == "completed" else "in-progress",
+        "subject": {"identifier": {"system": STUDY_CODE_SYSTEM, "value": rec.study_code}},
+        "authored": r.get("completed_at") or r.get("updated_at") or r["started_at"],
+        "language": r.get("language") or lang,
+        "extension": [{"url": VISIT_EXTENSION, "valueString": rec.visit}],
+        "item": pages,
+    }
+    return resource
+
+
+def _observation(rec: ResponseRecord, s: Scale, response_url: str, lang: str) -> dict[str, Any]:
+    label = s.label.get(lang) or s.id
+    obs: dict[str, Any] = {
+        "resourceType": "Observation", "status": "final" if rec.response["status"] == "completed" else "preliminary",
+        "code": {"coding": [{"system": _url(rec.questionnaire) + ":scale", "code": s.id, "display": label}], "text": label},
+        "subject": {"identifier": {"system": STUDY_CODE_SYSTEM, "value": rec.study_code}},
+        "effectiveDateTime": rec.response.get("completed_at") or rec.response["started_at"],
+        "derivedFrom": [{"reference": response_url}],
+        "referenceRange": [{"low": {"value": s.min}, "high": {"value": s.max},
+                            "text": "higher is better" if s.higher_is_better else "lower is better"}],
+    }
+    if s.value is None:
+        obs["dataAbsentReason"] = {"text": (s.reason or {}).get(lang) or "not computable"}
+    else:
+        obs["valueQuantity"] = {"value": s.value, **({"unit": s.unit} if s.unit else {})}
+    return obs
+
+
+def fhir_bundle(cat: Catalog, lang: str = "sv") -> dict[str, Any]:
+    entries = []
+    recs = list(records(cat))
+    used: dict[tuple[str, str], Questionnaire] = {}
+    for rec in recs:
+        used.setdefault((rec.questionnaire.id, rec.questionnaire.definition_hash), rec.questionnaire)
+    for q in cat.questionnaires.values():
+        used.setdefault((q.id, q.definition_hash), q)
+    seen_versions: set[tuple[str, str]] = set()
+    for (qid, _hash), q in sorted(used.items(), key=lambda kv: (kv[0][0], kv[1].version)):
+        if (qid, q.version) in seen_versions:
+            continue
+        seen_versions.add((qid, q.version))
+        full_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{_url(q)}|{q.version}')}"
+        entries.append({"fullUrl": full_url, "resource": fhir_questionnaire(q, lang)})
+    for rec in recs:
+        response_url = f"urn:uuid:{uuid.UUID(hex=rec.response['id'])}"
+        entries.append({"fullUrl": response_url, "resource": fhir_questionnaire_response(rec, lang)})
+        for s in rec.scales:
+            # Derived from the response and scale: the same data exports to the same bundle.
+            observation_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{response_url}#{s.id}')}"
+            entries.append({"fullUrl": observation_url, "resource": _observation(rec, s, response_url, lang)})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def export_text(cat: Catalog, fmt: str, lang: str = "sv") -> str:
+    """The whole export in one format, as text."""
+    if fmt == "fhir":
+        return json.dumps(fhir_bundle(cat, lang), ensure_ascii=False, indent=2)
+    header, rows = wide_rows(cat) if fmt == "csv" else long_rows(cat) if fmt == "csv-long" else (None, None)
+    if header is None:
+        raise ValueError(f"unknown export format '{fmt}' (known: {', '.join(FORMATS)})")
+    buffer = io.StringIO()
+    write_csv(header, rows, buffer)
+    return buffer.getvalue()

@@ -1,0 +1,268 @@
+"""What a printed summary shows: one patient, one visit, every questionnaire scored (data only).
+
+Scores are computed here, when the summary is read, from the raw answers and the exact
+definition each response was answered against (``Catalog.for_response``): a corrected
+scorer fixes old summaries too. Templates (``staff/summary_body.html``) draw the result;
+numbers and dates are formatted there, in the reader's language.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import Catalog
+from .definitions import Questionnaire
+from .scoring import Scale, score
+from .studies import Study
+
+__all__ = ["VisitSummary", "QuestionnaireSummary", "ScoreRow", "Trend", "Chart", "visit_summary",
+           "response_criteria", "parse_time"]
+
+CHART_WIDTH = 520
+CHART_HEIGHT = 170
+CHART_MARGIN = {"left": 52, "right": 16, "top": 14, "bottom": 40}
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class ScoreRow:
+    id: str
+    label: str
+    value: float | None
+    min: float
+    max: float
+    higher_is_better: bool
+    answered: int
+    items: int
+    reason: str | None
+    unit: str | None
+    decimals: int
+
+
+@dataclass
+class QuestionnaireSummary:
+    id: str
+    title: str
+    audience: str  # patient | clinician
+    version: str | None
+    status: str  # completed | in_progress | not_started
+    language: str | None  # the language it was filled in
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    filled_by: str | None  # "patient" or a staff username
+    scores: list[ScoreRow] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)  # question texts, in the reader's language
+
+
+@dataclass
+class Chart:
+    """Geometry of one trend chart in SVG user units; the template draws it."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    segments: list[str]  # "x,y x,y ..." polylines, broken where a visit has no value
+    dots: list[dict[str, Any]]  # x, y, value, current
+    x_labels: list[dict[str, Any]]  # x, text
+    y_ticks: list[dict[str, Any]]  # y, value
+    better_y: float  # y of the better end of the scale, to label it
+
+
+@dataclass
+class Trend:
+    questionnaire: str
+    scale: str
+    label: str
+    min: float
+    max: float
+    higher_is_better: bool
+    unit: str | None
+    decimals: int
+    points: list[dict[str, Any]]  # visit key, label, value (None if missing), current
+    chart: Chart
+
+
+@dataclass
+class VisitSummary:
+    study_code: str
+    study: str | None  # study title in the reader's language
+    visit_key: str
+    visit_label: str
+    due: dt.date | None
+    filled_from: dt.datetime | None
+    filled_to: dt.datetime | None
+    questionnaires: list[QuestionnaireSummary]
+    trends: list[Trend]
+    response_criteria: list[Any]
+    lang: str
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _filled_by(response: dict[str, Any]) -> str | None:
+    actor = response.get("completed_by") or response.get("started_by") or ""
+    if actor.startswith("staff:"):
+        return actor[len("staff:"):]
+    if actor.startswith("patient"):
+        return "patient"
+    return actor or None
+
+
+def _score_rows(scales: list[Scale], lang: str) -> list[ScoreRow]:
+    return [
+        ScoreRow(
+            id=s.id, label=s.label.get(lang) or s.label.get("en", s.id), value=s.value, min=s.min, max=s.max,
+            higher_is_better=s.higher_is_better, answered=s.answered, items=s.items,
+            reason=(s.reason or {}).get(lang) if s.value is None else None, unit=s.unit, decimals=s.decimals,
+        )
+        for s in scales
+    ]
+
+
+def _unanswered(q: Questionnaire, answers: dict[str, Any], lang: str) -> list[str]:
+    return [q.answer_text(aid, lang) for aid in q.visible_answer_ids(answers) if answers.get(aid) in (None, "", [])]
+
+
+def _questionnaire_summary(cat: Catalog, qid: str, response: dict[str, Any] | None, lang: str) -> QuestionnaireSummary | None:
+    q = cat.for_response(response) if response else cat.get(qid)
+    if q is None:
+        return None
+    summary = QuestionnaireSummary(
+        id=q.id, title=q.title.get(lang), audience=q.audience, version=response["version"] if response else q.version,
+        status=response["status"] if response else "not_started", language=response.get("language") if response else None,
+        started_at=parse_time(response.get("started_at")) if response else None,
+        completed_at=parse_time(response.get("completed_at")) if response else None,
+        filled_by=_filled_by(response) if response else None,
+    )
+    if response:
+        summary.scores = _score_rows(score(q, response["answers"]), lang)
+        summary.unanswered = _unanswered(q, response["answers"], lang)
+    return summary
+
+
+def _chart(points: list[dict[str, Any]], lo: float, hi: float, higher_is_better: bool) -> Chart:
+    m = CHART_MARGIN
+    inset = 24  # keep the first and last points (and their labels) clear of the axis
+    plot_w = CHART_WIDTH - m["left"] - m["right"] - 2 * inset
+    plot_h = CHART_HEIGHT - m["top"] - m["bottom"]
+    span = (hi - lo) or 1.0
+
+    def x_of(i: int) -> float:
+        return m["left"] + inset + (plot_w / 2 if len(points) == 1 else plot_w * i / (len(points) - 1))
+
+    def y_of(v: float) -> float:
+        v = min(max(v, lo), hi)
+        return round(m["top"] + (hi - v) / span * plot_h, 1)
+
+    segments: list[str] = []
+    current: list[str] = []
+    dots = []
+    for i, point in enumerate(points):
+        if point["value"] is None:
+            if len(current) > 1:
+                segments.append(" ".join(current))
+            current = []
+            continue
+        x, y = round(x_of(i), 1), y_of(point["value"])
+        current.append(f"{x},{y}")
+        dots.append({"x": x, "y": y, "value": point["value"], "current": point["current"]})
+    if len(current) > 1:
+        segments.append(" ".join(current))
+    ticks = [{"y": y_of(lo + span * k / 4), "value": lo + span * k / 4} for k in range(5)]
+    return Chart(
+        width=CHART_WIDTH, height=CHART_HEIGHT, left=m["left"], right=CHART_WIDTH - m["right"], top=m["top"],
+        bottom=CHART_HEIGHT - m["bottom"], segments=segments, dots=dots,
+        x_labels=[{"x": round(x_of(i), 1), "text": p["label"]} for i, p in enumerate(points)],
+        y_ticks=ticks, better_y=y_of(hi if higher_is_better else lo),
+    )
+
+
+def _trends(cat: Catalog, patient_id: str, visits: list[dict[str, Any]], current_id: str, lang: str) -> list[Trend]:
+    """Each score over the patient's visits that have a completed response (and the visit shown)."""
+    responses = cat.store.list_responses(patient_id)
+    completed: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in responses:
+        if r["status"] == "completed":
+            completed.setdefault(r["visit"], {})[r["questionnaire"]] = r
+    shown = [v for v in visits if v["id"] in completed or v["id"] == current_id]
+    series: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, visit in enumerate(shown):
+        for qid, response in completed.get(visit["id"], {}).items():
+            q = cat.for_response(response)
+            if q is None:
+                continue
+            for s in score(q, response["answers"]):
+                entry = series.setdefault((qid, s.id), {"scale": s, "values": [None] * len(shown)})
+                entry["values"][index] = s.value
+    trends = []
+    for (qid, sid), entry in series.items():
+        if sum(v is not None for v in entry["values"]) == 0:
+            continue
+        s: Scale = entry["scale"]
+        points = [
+            {"key": v["key"], "label": v["label"].get(lang, v["key"]), "value": entry["values"][i], "current": v["id"] == current_id}
+            for i, v in enumerate(shown)
+        ]
+        q = cat.get(qid)
+        title = (q.short_title or q.title).get(lang) if q else qid
+        label = s.label.get(lang, s.id)
+        trends.append(Trend(
+            questionnaire=qid, scale=sid, label=label if label == title else f"{title}: {label}", min=s.min, max=s.max,
+            higher_is_better=s.higher_is_better, unit=s.unit, decimals=s.decimals, points=points,
+            chart=_chart(points, s.min, s.max, s.higher_is_better),
+        ))
+    return trends
+
+
+def response_criteria(cat: Catalog, patient_id: str, visit_id: str, lang: str) -> list[Any]:
+    """Where response criteria (IMACS definition of improvement, ACR-EULAR) will be shown.
+
+    Empty until ``pro_app.outcomes`` exists; then whatever its ``visit_outcomes`` returns.
+    """
+    try:
+        from . import outcomes  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    compute = getattr(outcomes, "visit_outcomes", None)
+    if compute is None:
+        return []
+    return list(compute(cat, patient_id, visit_id, lang) or [])
+
+
+# --------------------------------------------------------------------------- the summary
+
+
+def visit_summary(cat: Catalog, patient_id: str, visit_id: str, lang: str,
+                  studies: dict[str, Study] | None = None) -> VisitSummary:
+    store = cat.store
+    patient = store.get_patient(patient_id)
+    visit = store.get_visit(patient_id, visit_id)
+    visits = store.list_visits(patient_id)
+    by_questionnaire = {r["questionnaire"]: r for r in store.list_responses(patient_id, visit_id)}
+    planned = list(visit.get("questionnaires") or []) + list(visit.get("clinician_forms") or [])
+    order = planned + [qid for qid in by_questionnaire if qid not in planned]
+    questionnaires = [s for qid in order if (s := _questionnaire_summary(cat, qid, by_questionnaire.get(qid), lang))]
+    times = [t for s in questionnaires for t in (s.completed_at,) if t]
+    study_id = visit.get("study") or patient.get("study")
+    study = (studies or {}).get(study_id) if study_id else None
+    return VisitSummary(
+        study_code=patient["study_code"],
+        study=study.title.get(lang) if study else study_id,
+        visit_key=visit["key"],
+        visit_label=visit["label"].get(lang, visit["key"]),
+        due=dt.date.fromisoformat(visit["due"]) if visit.get("due") else None,
+        filled_from=min(times) if times else None,
+        filled_to=max(times) if times else None,
+        questionnaires=questionnaires,
+        trends=_trends(cat, patient_id, visits, visit_id, lang),
+        response_criteria=response_criteria(cat, patient_id, visit_id, lang),
+        lang=lang,
+    )

@@ -1,0 +1,99 @@
+"""The scored summary: data (pro_app.summary), the page in the reader's language, print and PDF."""
+from __future__ import annotations
+
+import io
+import re
+
+from pypdf import PdfReader
+
+from pro_app.summary import visit_summary
+
+from .conftest import answer
+
+
+def _seed(app, enrolled):
+    patient, visits = enrolled
+    baseline, m1 = visits[0], visits[1]
+    answer(app, patient["id"], baseline["id"], "patient_global", {"PtGA": 52.3}, actor="patient:tablet(x)")
+    answer(app, patient["id"], baseline["id"], "test_wellbeing", {"WB1": 2, "WB2": 3}, actor="patient:tablet(x)", language="en")
+    answer(app, patient["id"], baseline["id"], "test_exam", {"EX_neck": 8, "EX_hip": 7, "EX_ck": 12.5})
+    answer(app, patient["id"], m1["id"], "patient_global", {"PtGA": 31.5}, actor="patient:tablet(x)")
+    return patient, visits
+
+
+def test_the_summary_holds_scores_ranges_direction_missing_items_and_language(app, enrolled):
+    patient, visits = _seed(app, enrolled)
+    with app.test_request_context():
+        s = visit_summary(app.extensions["pro_app"], patient["id"], visits[0]["id"], "en",
+                          app.extensions["pro_app.studies"])
+    assert (s.study_code, s.visit_label, s.study) == ("P-001", "Baseline", "Test study")
+    by_id = {q.id: q for q in s.questionnaires}
+    assert list(by_id) == ["patient_global", "test_wellbeing", "test_exam"]
+    (ptga,) = by_id["patient_global"].scores
+    assert (ptga.value, ptga.min, ptga.max, ptga.higher_is_better) == (52.3, 0.0, 100.0, False)
+    wb = by_id["test_wellbeing"]
+    assert wb.language == "en" and wb.filled_by == "patient" and wb.status == "completed"
+    assert wb.scores[0].value == 2.5 and wb.scores[0].answered == 2  # mean of 2 and 3 (min_answered 2 of 3)
+    assert wb.unanswered == ["How worried have you been?"]
+    exam = by_id["test_exam"]
+    assert exam.filled_by == "nina" and exam.unanswered == ["Rash"]
+    assert exam.scores[0].value == 15 and exam.scores[0].higher_is_better
+    trend = next(t for t in s.trends if t.scale == "PtGA")
+    assert [p["value"] for p in trend.points] == [52.3, 31.5]
+    assert len(trend.chart.segments) == 1 and len(trend.chart.dots) == 2
+    assert s.response_criteria == []  # until pro_app.outcomes exists
+
+
+def test_the_summary_page_in_swedish_has_decimal_commas_and_swedish_dates(app, physician, enrolled):
+    patient, visits = _seed(app, enrolled)
+    page = physician.get(f"/staff/patients/{patient['id']}/visits/{visits[0]['id']}/summary")
+    assert page.status_code == 200
+    text = page.text
+    assert "52,3" in text and "2,50" in text and "52.3" not in text
+    assert "31 januari 2025" in text  # the due date, in Swedish
+    assert "lägre ↓" in text and "högre är bättre" in text
+    assert "Hur orolig har du varit?" in text  # unanswered, in the reader's language
+    assert "på engelska" in text  # the wellbeing questionnaire was filled in in English
+    assert "<svg" in text and "<polyline" in text
+    # CSP forbids inline styles and scripts: the chart uses SVG presentation attributes only.
+    assert not re.search(r"\sstyle=", text) and "<style" not in text and "<script>" not in text
+
+
+def test_the_summary_page_in_english_uses_decimal_points(app, physician, enrolled):
+    patient, visits = _seed(app, enrolled)
+    physician.post("/language", data={"lang": "en"})  # CSRF is on: this must fail...
+    with physician.session_transaction() as session:
+        session["lang"] = "en"  # ...so set the language as the switch would
+    page = physician.get(f"/staff/patients/{patient['id']}/visits/{visits[0]['id']}/summary")
+    assert "52.3" in page.text and "January 31, 2025" in page.text and "in English" in page.text
+
+
+def test_the_print_stylesheet_is_linked_for_printing(app, physician, enrolled):
+    patient, visits = _seed(app, enrolled)
+    page = physician.get(f"/staff/patients/{patient['id']}/visits/{visits[0]['id']}/summary")
+    assert 'media="print" href="/static/print.css"' in page.text
+    css = app.test_client().get("/static/print.css").text
+    assert "@page" in css and ".staff-nav" in css
+
+
+def test_the_pdf_is_a_clinical_document_holding_the_scores(app, physician, store, enrolled):
+    patient, visits = _seed(app, enrolled)
+    response = physician.get(f"/staff/patients/{patient['id']}/visits/{visits[0]['id']}/summary.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert 'filename="P-001-baseline.pdf"' in response.headers["Content-Disposition"]
+    reader = PdfReader(io.BytesIO(response.data))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for expected in ("Poängsammanställning", "P-001", "Baslinje", "52,3", "2,50", "15", "0–100",
+                     f"Sida 1 av {len(reader.pages)}", "Hur orolig har du varit?"):
+        assert expected in text, expected
+    # The running header is on every page.
+    assert all("P-001" in page.extract_text() for page in reader.pages)
+    assert any(e["action"] == "print" for e in store.audit_entries())
+
+
+def test_a_visit_with_nothing_answered_still_prints(app, physician, enrolled):
+    patient, visits = enrolled
+    response = physician.get(f"/staff/patients/{patient['id']}/visits/{visits[2]['id']}/summary.pdf")
+    assert response.status_code == 200
+    text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    assert "Inte ifyllt" in text
