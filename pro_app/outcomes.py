@@ -464,15 +464,20 @@ def compare_visits(baseline_key: str, visit: dict[str, Any], baseline_scores: Ma
     )
 
 
-def patient_outcomes(store: Any, patient_id: str, questionnaires: Mapping[str, Any]) -> list[VisitComparison]:
-    """Every later visit of a patient compared with the baseline visit (key "baseline", else the first)."""
+def patient_outcomes(store: Any, patient_id: str, questionnaires: Mapping[str, Any],
+                     only_visit: str | None = None) -> list[VisitComparison]:
+    """Every later visit of a patient (or only the visit with id ``only_visit``) compared with
+    the baseline visit (key "baseline", else the first)."""
     visits = store.list_visits(patient_id)
     if not visits:
         return []
     baseline = next((v for v in visits if v["key"] == "baseline"), visits[0])
+    later = [v for v in visits[visits.index(baseline) + 1:] if only_visit in (None, v["id"])]
+    if not later:
+        return []
     base_scores, base_absent = visit_scores(store, patient_id, baseline, questionnaires)
     out = []
-    for visit in visits[visits.index(baseline) + 1:]:
+    for visit in later:
         scores, absent = visit_scores(store, patient_id, visit, questionnaires)
         out.append(compare_visits(baseline["key"], visit, base_scores, base_absent, scores, absent))
     return out

@@ -100,7 +100,7 @@ class VisitSummary:
     filled_to: dt.datetime | None
     questionnaires: list[QuestionnaireSummary]
     trends: list[Trend]
-    response_criteria: list[Any]
+    outcome: Any  # pro_app.outcomes.VisitComparison, None for the baseline visit
     lang: str
 
 
@@ -222,19 +222,12 @@ def _trends(cat: Catalog, patient_id: str, visits: list[dict[str, Any]], current
     return trends
 
 
-def response_criteria(cat: Catalog, patient_id: str, visit_id: str, lang: str) -> list[Any]:
-    """Where response criteria (IMACS definition of improvement, ACR-EULAR) will be shown.
+def response_criteria(cat: Catalog, patient_id: str, visit_id: str) -> Any:
+    """This visit against baseline: IMACS improvement, ACR/EULAR score, changes; None at baseline."""
+    from .outcomes import patient_outcomes
 
-    Empty until ``pro_app.outcomes`` exists; then whatever its ``visit_outcomes`` returns.
-    """
-    try:
-        from . import outcomes  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    compute = getattr(outcomes, "visit_outcomes", None)
-    if compute is None:
-        return []
-    return list(compute(cat, patient_id, visit_id, lang) or [])
+    found = patient_outcomes(cat.store, patient_id, cat.questionnaires, only_visit=visit_id)
+    return found[0] if found else None
 
 
 # --------------------------------------------------------------------------- the summary
@@ -263,6 +256,6 @@ def visit_summary(cat: Catalog, patient_id: str, visit_id: str, lang: str,
         filled_to=max(times) if times else None,
         questionnaires=questionnaires,
         trends=_trends(cat, patient_id, visits, visit_id, lang),
-        response_criteria=response_criteria(cat, patient_id, visit_id, lang),
+        outcome=response_criteria(cat, patient_id, visit_id),
         lang=lang,
     )

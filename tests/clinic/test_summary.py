@@ -41,7 +41,7 @@ def test_the_summary_holds_scores_ranges_direction_missing_items_and_language(ap
     trend = next(t for t in s.trends if t.scale == "PtGA")
     assert [p["value"] for p in trend.points] == [52.3, 31.5]
     assert len(trend.chart.segments) == 1 and len(trend.chart.dots) == 2
-    assert s.response_criteria == []  # until pro_app.outcomes exists
+    assert s.outcome is None  # the baseline visit is what later visits are compared with
 
 
 def test_the_summary_page_in_swedish_has_decimal_commas_and_swedish_dates(app, physician, enrolled):
@@ -97,3 +97,43 @@ def test_a_visit_with_nothing_answered_still_prints(app, physician, enrolled):
     assert response.status_code == 200
     text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
     assert "Inte ifyllt" in text
+
+
+def _core_set(app, patient_id, visit_id, phga, ptga, haq, mmt_right, extramuscular, ck):
+    cat = app.extensions["pro_app"]
+    haq_items = [a for a in cat.get("haq").answer_ids() if re.fullmatch(r"haq\d[a-c]", a)]
+    mmt = {"MMT_neck_flexors": 7}
+    for item in cat.get("mmt8").answer_ids():
+        if item.endswith("_R"):
+            mmt[item] = mmt_right
+        elif item.endswith("_L"):
+            mmt[item] = 6
+    answer(app, patient_id, visit_id, "physician_global", {"PhGA": phga})
+    answer(app, patient_id, visit_id, "patient_global", {"PtGA": ptga}, actor="patient:tablet(x)")
+    answer(app, patient_id, visit_id, "haq", {i: haq for i in haq_items}, actor="patient:tablet(x)")
+    answer(app, patient_id, visit_id, "mmt8", mmt)
+    answer(app, patient_id, visit_id, "myoact", {"extramuscular_global": extramuscular})
+    answer(app, patient_id, visit_id, "enzymes", {"CK": ck, "CK_ULN": 200, "CK_unit": "U_L"} if "CK_unit" in
+           app.extensions["pro_app"].get("enzymes").answer_ids() else {"CK": ck, "CK_ULN": 200})
+
+
+def test_a_follow_up_summary_shows_the_response_criteria_and_what_drove_them(app, physician, enrolled):
+    patient, visits = enrolled
+    baseline, m1 = visits[0], visits[1]
+    _core_set(app, patient["id"], baseline["id"], phga=60, ptga=70, haq=2, mmt_right=6, extramuscular=40, ck=2000)
+    _core_set(app, patient["id"], m1["id"], phga=30, ptga=35, haq=1, mmt_right=7, extramuscular=40, ck=1000)
+    s = visit_summary(app.extensions["pro_app"], patient["id"], m1["id"], "sv")
+    # Hand-computed (Oddis 2005; Aggarwal 2017, Table 3 as reproduced in Rider 2017):
+    # PhGA 60->30, PtGA 70->35, HAQ 2->1, CK 2000->1000 improve by 50 %; MMT 49->56 by 14.3 %;
+    # extramuscular unchanged. IMACS: 4 measures improved >= 20 %, none worsened >= 25 % -> met.
+    assert s.outcome.imacs.met is True
+    assert {d.measure for d in s.outcome.imacs.improved} == {"PhGA", "PtGA", "HAQ", "enzyme"}
+    # ACR/EULAR absolute changes: PhGA 30 % -> 17.5, PtGA 35 % -> 7.5, MMT 7/80 = 8.75 % -> 10,
+    # HAQ 1/3 = 33.3 % -> 7.5, CK 50 % (relative) -> 7.5, extramuscular 0 % -> 0: total 50, moderate.
+    assert s.outcome.acr_eular.total == 50.0 and s.outcome.acr_eular.category == "moderate"
+
+    page = physician.get(f"/staff/patients/{patient['id']}/visits/{m1['id']}/summary").text
+    assert 'data-criterion="imacs" data-met="true"' in page
+    assert "<strong>50,0</strong>" in page and "Måttlig förbättring" in page
+    baseline_page = physician.get(f"/staff/patients/{patient['id']}/visits/{baseline['id']}/summary").text
+    assert "Detta är baslinjebesöket" in baseline_page
