@@ -8,7 +8,9 @@ missing value, and the codes of multiple-choice answers joined with ';'.
   ``<questionnaire>.<scale>`` for scores (``<questionnaire>.<scale>_score`` when a scale
   shares its id with an item, as a single visual analogue scale does), plus
   ``<questionnaire>.status``, ``.version``, ``.language`` and ``.completed_at``;
-* long: one row per patient, visit, questionnaire and item or scale;
+  and ``outcome.*`` for the response criteria of each visit after baseline (IMACS improvement
+  met 1/0, ACR/EULAR total and category, each core set measure's improvement in %);
+* long: one row per patient, visit, questionnaire and item or scale (and ``outcome`` rows);
 * FHIR: a Bundle (type collection) of one Questionnaire per instrument, one
   QuestionnaireResponse per response, and one Observation per score derived from it.
 
@@ -80,6 +82,33 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def outcome_cells(cat: Catalog) -> dict[tuple[str, str], dict[str, str]]:
+    """Response criteria of every visit after baseline, keyed by (study code, visit key)."""
+    from .outcomes import CORE_SET, patient_outcomes
+
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for patient in cat.store.list_patients():
+        for comparison in patient_outcomes(cat.store, patient["id"], cat.questionnaires):
+            cells = {
+                "outcome.imacs_met": cell(comparison.imacs.met),
+                "outcome.acr_eular_total": cell(comparison.acr_eular.total),
+                "outcome.acr_eular_category": comparison.acr_eular.category or "",
+            }
+            by_measure = {m.measure: m for m in comparison.core_set}
+            for measure in CORE_SET:
+                change = by_measure.get(measure)
+                cells[f"outcome.{measure}_improvement_pct"] = cell(change.relative_improvement_pct if change else None)
+            out[(patient["study_code"], comparison.visit)] = cells
+    return out
+
+
+def _outcome_columns() -> list[str]:
+    from .outcomes import CORE_SET
+
+    return (["outcome.imacs_met", "outcome.acr_eular_total", "outcome.acr_eular_category"]
+            + [f"outcome.{m}_improvement_pct" for m in CORE_SET])
+
+
 def _scale_column(qid: str, scale_id: str, item_ids: set[str]) -> str:
     return f"{qid}.{scale_id}_score" if scale_id in item_ids else f"{qid}.{scale_id}"
 
@@ -115,7 +144,13 @@ def wide_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
             row[f"{qid}.{aid}"] = cell(value)
         for s in rec.scales:
             row[_scale_column(qid, s.id, set(item_ids))] = cell(s.value)
+    outcomes = outcome_cells(cat)
+    for key, cells in outcomes.items():
+        if key in rows:
+            rows[key].update(cells)
     header = BASE_COLUMNS + [c for qid in sorted(columns) for c in columns[qid]]
+    if outcomes:
+        header += _outcome_columns()
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (k[0], rows[k]["visit_due"], k[1]))]
     return header, ordered
 
@@ -133,6 +168,15 @@ def long_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
                 out.append({**base, "kind": "item", "name": aid, "value": cell(r["answers"][aid])})
         for s in rec.scales:
             out.append({**base, "kind": "scale", "name": s.id, "value": cell(s.value)})
+    visits = {(row["study_code"], row["visit"]): row for row in out}
+    for (study_code, visit), cells in outcome_cells(cat).items():
+        if (study_code, visit) not in visits:
+            continue
+        first = visits[(study_code, visit)]
+        base = {k: first[k] for k in BASE_COLUMNS} | {"questionnaire": "outcomes", "version": "", "status": "",
+                                                     "language": "", "completed_at": ""}
+        for name, value in cells.items():
+            out.append({**base, "kind": "outcome", "name": name.removeprefix("outcome."), "value": value})
     return LONG_COLUMNS, out
 
 

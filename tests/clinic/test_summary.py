@@ -137,3 +137,22 @@ def test_a_follow_up_summary_shows_the_response_criteria_and_what_drove_them(app
     assert "<strong>50,0</strong>" in page and "Måttlig förbättring" in page
     baseline_page = physician.get(f"/staff/patients/{patient['id']}/visits/{baseline['id']}/summary").text
     assert "Detta är baslinjebesöket" in baseline_page
+
+
+def test_the_exports_carry_the_response_criteria(app, enrolled):
+    import csv
+
+    from pro_app.export import export_text
+
+    patient, visits = enrolled
+    _core_set(app, patient["id"], visits[0]["id"], phga=60, ptga=70, haq=2, mmt_right=6, extramuscular=40, ck=2000)
+    _core_set(app, patient["id"], visits[1]["id"], phga=30, ptga=35, haq=1, mmt_right=7, extramuscular=40, ck=1000)
+    cat = app.extensions["pro_app"]
+    wide = list(csv.DictReader(io.StringIO(export_text(cat, "csv"))))
+    m1 = next(r for r in wide if r["visit"] == "m1")
+    assert (m1["outcome.imacs_met"], m1["outcome.acr_eular_total"], m1["outcome.acr_eular_category"]) == ("1", "50", "moderate")
+    assert m1["outcome.PhGA_improvement_pct"] == "50"
+    assert next(r for r in wide if r["visit"] == "baseline")["outcome.imacs_met"] == ""
+    long = list(csv.DictReader(io.StringIO(export_text(cat, "csv-long"))))
+    assert {"kind": "outcome", "name": "acr_eular_total", "value": "50"}.items() <= next(
+        r for r in long if r["kind"] == "outcome" and r["name"] == "acr_eular_total").items()
