@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Union
+from typing import Annotated, Any, Iterator, Literal, TypeVar, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -36,6 +36,7 @@ __all__ = [
     "LANGUAGES",
 ]
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 LANGUAGES = ("sv", "en")
 LANGUAGE_NAMES = {"sv": "Swedish", "en": "English"}
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
@@ -650,16 +651,21 @@ def _known_scorers() -> set[str]:
     return set(available_scorers())
 
 
-def load_text(text: str, file: str = "<string>", known_scorers: set[str] | None = None) -> Questionnaire:
+def parse_model(text: str, file: str, model: type[ModelT], what: str) -> tuple[ModelT, Any, dict[Path_, int]]:
+    """YAML text -> a validated model, its raw data and line map; DefinitionErrors with file:line otherwise."""
     data, lines, errors = _parse_yaml(text, file)
     if data is not None and not isinstance(data, dict):
-        errors.append(DefinitionError(file, 1, "file", "a questionnaire file must be a mapping (key: value) at the top"))
+        errors.append(DefinitionError(file, 1, "file", f"a {what} file must be a mapping (key: value) at the top"))
     if errors:
         raise DefinitionErrors(errors)
     try:
-        q = Questionnaire.model_validate(data)
+        return model.model_validate(data), data, lines
     except ValidationError as exc:
         raise DefinitionErrors(_pydantic_errors(exc, file, lines)) from None
+
+
+def load_text(text: str, file: str = "<string>", known_scorers: set[str] | None = None) -> Questionnaire:
+    q, data, lines = parse_model(text, file, Questionnaire, "questionnaire")
     errors = _cross_checks(q, file, lines, known_scorers if known_scorers is not None else _known_scorers())
     if errors:
         raise DefinitionErrors(errors)

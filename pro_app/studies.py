@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from flask import current_app
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from .definitions import (
     ID_PATTERN,
@@ -25,9 +25,8 @@ from .definitions import (
     Strict,
     Text,
     _line_for,
-    _parse_yaml,
-    _pydantic_errors,
     _where,
+    parse_model,
 )
 
 __all__ = ["Study", "VisitPlan", "Offset", "load_study_text", "load_study_file", "load_studies", "enroll",
@@ -131,15 +130,7 @@ def _check_against(study: Study, file: str, lines: dict,
 def load_study_text(text: str, file: str = "<string>", questionnaires: dict[str, Questionnaire] | None = None
                     ) -> tuple[Study, list[DefinitionError]]:
     """A validated study and its warnings; DefinitionErrors when the file is invalid."""
-    data, lines, errors = _parse_yaml(text, file)
-    if data is not None and not isinstance(data, dict):
-        errors.append(DefinitionError(file, 1, "file", "a study file must be a mapping (key: value) at the top"))
-    if errors:
-        raise DefinitionErrors(errors)
-    try:
-        study = Study.model_validate(data)
-    except ValidationError as exc:
-        raise DefinitionErrors(_pydantic_errors(exc, file, lines)) from None
+    study, _data, lines = parse_model(text, file, Study, "study")
     errors = _cross_checks(study, file, lines)
     if errors:
         raise DefinitionErrors(errors)

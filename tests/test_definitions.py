@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from pro_app.cli import main
-from pro_app.definitions import DefinitionErrors, json_schema, load_directory, load_file, load_text
+from pro_app.definitions import DefinitionErrors, json_schema, load_directory, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
-__all__ = ["Scale", "Scorer", "SCORERS", "scorer", "available_scorers", "get_scorer", "score", "not_computable", "answered"]
+__all__ = ["Scale", "Scorer", "SCORERS", "scorer", "available_scorers", "get_scorer", "score", "not_computable", "too_few_answered", "answered"]
 
 ENTRY_POINT_GROUP = "pro_app.scorers"
 
@@ -105,3 +105,11 @@ def answered(answers: dict[str, Any], ids: list[str]) -> list[str]:
 
 def not_computable(en: str, sv: str) -> dict[str, str]:
     return {"en": en, "sv": sv}
+
+
+def too_few_answered(answered: int, items: int, needed: int) -> dict[str, str]:
+    """The reason a scale with a minimum number of answered items has no value."""
+    return not_computable(
+        f"{answered} of {items} items answered; at least {needed} are needed.",
+        f"{answered} av {items} frågor besvarade; minst {needed} behövs.",
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..definitions import numeric_range
-from . import Scale, answered, not_computable, scorer
+from . import Scale, answered, not_computable, scorer, too_few_answered
 
 
 @scorer("declarative")
@@ -37,10 +37,7 @@ def score_declarative(questionnaire: Any, answers: dict[str, Any]) -> list[Scale
         value: float | None = None
         reason = None
         if len(done) < need:
-            reason = not_computable(
-                f"{len(done)} of {len(spec.items)} items answered; at least {need} are needed.",
-                f"{len(done)} av {len(spec.items)} frågor besvarade; minst {need} behövs.",
-            )
+            reason = too_few_answered(len(done), len(spec.items), need)
         else:
             values = []
             for i in done:

@@ -39,7 +39,7 @@ import math
 import statistics
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer
+from . import Scale, is_answered, not_computable, scorer, too_few_answered
 
 __all__ = ["score_map", "median_score"]
 
@@ -94,10 +94,7 @@ def score_map(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         value = None
         reason = None
         if len(done) < need:
-            reason = not_computable(
-                f"{len(done)} of {len(items)} items answered; at least {need} are needed.",
-                f"{len(done)} av {len(items)} frågor besvarade; minst {need} behövs.",
-            )
+            reason = too_few_answered(len(done), len(items), need)
         else:
             value = median_score([float(answers[i]) for i in done])
             components.append(value)

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer
+from . import Scale, is_answered, not_computable, scorer, too_few_answered
 
 __all__ = [
     "SCALES",
@@ -179,10 +179,7 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         value = None
         reason = None
         if len(done) < need:
-            reason = not_computable(
-                f"{len(done)} of {len(items)} items answered; at least {need} are needed.",
-                f"{len(done)} av {len(items)} frågor besvarade; minst {need} behövs.",
-            )
+            reason = too_few_answered(len(done), len(items), need)
         else:
             values[sid] = sum(scores[i] for i in done) / len(done)
             value = round(values[sid], 1)
