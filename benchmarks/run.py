@@ -58,6 +58,9 @@ def save_scaling(work: Path, quick: bool) -> list[dict[str, Any]]:
     large = seed_folder(work / "large", questionnaires, patients=large_n // RESPONSES_PER_PATIENT,
                         responses_per_patient=RESPONSES_PER_PATIENT, open_visits=open_visits, seed=2)
     seed_seconds = time.perf_counter() - started
+    # Ten years of one patient's visits: the file a save rewrites is that patient's, so this is what grows.
+    heavy = seed_folder(work / "heavy", questionnaires, patients=measured, responses_per_patient=10 * RESPONSES_PER_PATIENT,
+                        open_visits=open_visits, seed=5)
     rng = random.Random(3)
     plan = [(k % measured, k // (measured * per_visit), (k // measured) % per_visit) for k in range(saves)]
     answers = {qid: sample_answers(q, rng) for qid, q in questionnaires.items()}
@@ -72,11 +75,12 @@ def save_scaling(work: Path, quick: bool) -> list[dict[str, Any]]:
         store.complete_response(patient, response["id"], "benchmark")
         return time.perf_counter() - t0
 
-    stores = {"small": Store(small.root), "large": Store(large.root)}
-    timings: dict[str, list[float]] = {"small": [], "large": []}
+    stores = {"small": Store(small.root), "large": Store(large.root), "heavy": Store(heavy.root)}
+    timings: dict[str, list[float]] = {"small": [], "large": [], "heavy": []}
     for step in plan:  # interleaved, so disk and CPU noise hits both sides alike
         timings["small"].append(one_save(stores["small"], small, *step))
         timings["large"].append(one_save(stores["large"], large, *step))
+        timings["heavy"].append(one_save(stores["heavy"], heavy, *step))
     ratio = statistics.median(timings["large"]) / statistics.median(timings["small"])
 
     # The same responses in one plain TinyDB file (JSONStorage, no fsync): every insert rewrites everything.
@@ -104,6 +108,10 @@ def save_scaling(work: Path, quick: bool) -> list[dict[str, Any]]:
         "patients_large": len(large.patients), "responses_per_patient": RESPONSES_PER_PATIENT,
         "small": _summary(timings["small"]), "large": _summary(timings["large"]),
         "ratio_large_to_small": round(ratio, 3), "limit": 1.5, "ok": ratio < 1.5,
+        "one_patient_with_ten_years": {"responses_of_that_patient": 10 * RESPONSES_PER_PATIENT,
+                                       **_summary(timings["heavy"]),
+                                       "ratio_to_small": round(statistics.median(timings["heavy"])
+                                                               / statistics.median(timings["small"]), 3)},
         "seed_seconds": round(seed_seconds, 1),
         "data_folder_mb": round(sum(p.stat().st_size for p in large.root.rglob("*") if p.is_file()) / 1e6, 1),
     }, {
