@@ -395,9 +395,14 @@ _LineLoader.add_implicit_resolver(
 
 def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int], list[DefinitionError]]:
     """Parse YAML into plain data and a map from each path to its 1-based line."""
-    loader = _LineLoader(text)
     lines: dict[Path_, int] = {}
     errors: list[DefinitionError] = []
+    try:
+        # The reader checks every character when the loader is made: a stray control character fails here.
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        return None, lines, [DefinitionError(file, line, "YAML", f"character {exc.character:#06x} is not allowed ({exc.reason})")]
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -6,6 +6,7 @@ Field names are ``a__<answer id>``; VAS metadata travels in ``m__<answer id>__<k
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from flask_babel import gettext as _
@@ -186,9 +187,11 @@ def read_answers(q: Questionnaire, page: Page, form: FlaskForm) -> tuple[dict[st
 def _vas_meta(item: VisualAnalogueScale, form: FlaskForm, value: Any) -> dict[str, Any]:
     def number(key: str) -> float | None:
         try:
-            return round(float(form[meta_name(item.id, key)].data), 4)
+            value = float(form[meta_name(item.id, key)].data)
         except (TypeError, ValueError):
             return None
+        # "nan" and "inf" parse as floats but would be written as NaN/Infinity: not JSON for any other tool.
+        return round(value, 4) if math.isfinite(value) else None
 
     return {
         "touched": value is not None and form[meta_name(item.id, "touched")].data == "1",

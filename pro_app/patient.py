@@ -8,6 +8,7 @@ where they left off. Idle or finished, the tablet locks and needs staff to unloc
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -22,11 +23,16 @@ from .auth import authenticate, start_staff_session
 from .catalog import catalog
 from .definitions import Questionnaire
 from .forms import page_form, read_answers
-from .storage import AlreadyCompleted, NotFound
+from .storage import AlreadyCompleted, NotFound, StorageError
 
 __all__ = ["bp", "render_after_stale_token", "hand_over"]
 
 bp = Blueprint("patient", __name__, url_prefix="/tablet")
+log = logging.getLogger("pro_app")
+
+
+def _not_saved() -> str:
+    return _("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")
 
 
 class UnlockForm(FlaskForm):
@@ -156,13 +162,13 @@ def start(qid: str):
 
 
 def _render_page(q: Questionnaire, response: dict[str, Any], n: int, form: FlaskForm, errors: dict[str, str],
-                 answers: dict[str, Any], status: int = 200, notice: str | None = None):
+                 answers: dict[str, Any], status: int = 200, notice: str | None = None, alert: str | None = None):
     pages = q.visible_pages(answers)
     page = pages[n]
     items = q.visible_items(page, answers)
     return render_template(
         "patient/page.html", q=q, page=page, items=items, form=form, errors=errors, n=n,
-        progress=_progress(q, pages, n), notice=notice,
+        progress=_progress(q, pages, n), notice=notice, alert=alert,
     ), status
 
 
@@ -203,6 +209,12 @@ def page(qid: str, n: int):
         )
     except AlreadyCompleted:
         return redirect(url_for("patient.home"))
+    except StorageError as exc:
+        # Keep what the patient just entered on the page (the error page would lose it) so they can send it again.
+        log.error("storage error: %s", exc)
+        if action == "autosave":
+            return jsonify({"saved": False, "errors": sorted(errors)}), 503
+        return _render_page(q, response, n, form, errors, merged, status=503, alert=_not_saved())
 
     if action == "autosave":
         return jsonify({"saved": True, "errors": sorted(errors)})
@@ -287,9 +299,14 @@ def review(qid: str):
         visible = set(q.visible_answer_ids(answers))
         hidden = {aid: None for aid in answers if aid not in visible}
         store = catalog().store
-        if hidden:  # answers to questions that skip logic has since hidden do not count
-            store.save_answers(t["patient"], response["id"], _actor(), hidden)
-        _completed, newly = store.complete_response(t["patient"], response["id"], _actor())
+        try:
+            if hidden:  # answers to questions that skip logic has since hidden do not count
+                store.save_answers(t["patient"], response["id"], _actor(), hidden)
+            _completed, newly = store.complete_response(t["patient"], response["id"], _actor())
+        except StorageError as exc:
+            log.error("storage error: %s", exc)
+            flash(_not_saved(), "error")
+            return render_template("patient/review.html", q=q, rows=rows, form=form, progress=progress), 503
         if newly:
             flash(_("Thank you! Your answers to %(title)s are saved.", title=q.title.get(lang)), "success")
         return redirect(url_for("patient.home"))

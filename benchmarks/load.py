@@ -1,0 +1,238 @@
+"""Simulated tablets against a production server (gunicorn, several workers) on 127.0.0.1.
+
+Each tablet is one thread with its own connection and cookie: a nurse logs in and
+hands the tablet over, the patient answers patient_global and HAQ page by page and
+sends them, the tablet locks. Every request is timed. At the end the data folder is
+read back: every response the server acknowledged must be stored exactly once.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from pro_app.auth import hash_password
+from pro_app.definitions import Questionnaire, VisualAnalogueScale
+from pro_app.storage import Store
+
+from .seed import load_questionnaires, seed_folder
+
+__all__ = ["run_load", "Tablet", "percentile"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|type="hidden" name="csrf_token" value="([^"]+)"')
+SHOWN = re.compile(r'name="shown" value="([^"]*)"')
+NURSE = ("bench", "benchmark password 1")
+FILLED = ("patient_global", "haq")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Tablet:
+    """A browser as far as the server can tell: one keep-alive connection and the session cookie."""
+
+    def __init__(self, port: int, timings: list[tuple[str, float]]):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookie = ""
+        self.timings = timings
+
+    def request(self, method: str, path: str, kind: str, data: dict[str, Any] | list[tuple[str, str]] | None = None):
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        body = None
+        if data is not None:
+            body = urlencode(data)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                text = response.read().decode("utf-8")
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed an idle keep-alive connection: a browser reconnects too.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt == 2:
+                    raise
+        self.timings.append((kind, time.perf_counter() - started))
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie" and value.startswith("pro_app_session="):
+                pair = value.split(";", 1)[0]
+                self.cookie = "" if pair.endswith("=") else pair
+        location = response.getheader("Location")
+        if location:
+            location = urlsplit(location).path
+        return response.status, text, location
+
+    def get(self, path: str, kind: str = "get"):
+        return self.request("GET", path, kind)
+
+    def post(self, path: str, data, kind: str = "post"):
+        return self.request("POST", path, kind, data)
+
+
+def _token(html: str) -> str:
+    match = CSRF.search(html)
+    if not match:
+        raise AssertionError("no CSRF token on the page")
+    return match.group(1) or match.group(2)
+
+
+def _page_fields(q: Questionnaire, html: str, n: int) -> list[tuple[str, str]]:
+    shown = SHOWN.search(html).group(1)
+    fields = [("csrf_token", _token(html)), ("shown", shown), ("action", "next")]
+    for k, aid in enumerate(shown.split()):
+        item = q.item_for_answer(aid)
+        options = q.options_for(aid)
+        if options:
+            fields.append((f"a__{aid}", str(options[(n + k) % len(options)].code)))
+        elif isinstance(item, VisualAnalogueScale):
+            fields += [(f"a__{aid}", f"{(n * 7 + k) % 101}.0"), (f"m__{aid}__touched", "1"),
+                       (f"m__{aid}__line_px", "800"), (f"m__{aid}__px_per_mm", "8"), (f"m__{aid}__calibrated", "0")]
+    return fields
+
+
+def _answer(tablet: Tablet, q: Questionnaire, round_: int) -> bool:
+    """Answer one questionnaire page by page and send it; True once the server acknowledged it."""
+    status, _, location = tablet.get(f"/tablet/q/{q.id}", "start")
+    for _step in range(len(q.pages) + 3):
+        if "/review" in (location or ""):
+            break
+        status, html, _ = tablet.get(location, "page_get")
+        for _again in range(3):  # a follow-up question appears: answer it and press Next again
+            status, html, next_location = tablet.post(location, _page_fields(q, html, round_), "page_save")
+            if status == 302:
+                location = next_location
+                break
+            if status != 200:
+                raise AssertionError(f"saving {location} answered {status}")
+    status, html, _ = tablet.get(f"/tablet/q/{q.id}/review", "review_get")
+    status, _, location = tablet.post(f"/tablet/q/{q.id}/review", {"csrf_token": _token(html), "action": "submit"},
+                                      "submit")
+    return status == 302 and location == "/tablet/"
+
+
+def _tablet_run(port: int, patient: dict[str, Any], visits: list[str], questionnaires: dict[str, Questionnaire],
+                deadline: float, timings: list, acknowledged: list, errors: list) -> None:
+    tablet = Tablet(port, timings)
+    try:
+        for round_, visit_id in enumerate(visits):
+            if time.monotonic() > deadline:
+                return
+            _, html, _ = tablet.get("/login", "login_get")
+            tablet.post("/login", {"csrf_token": _token(html), "username": NURSE[0], "password": NURSE[1]}, "login")
+            _, html, _ = tablet.get(f"/staff/patients/{patient['id']}", "staff_patient")
+            status, _, location = tablet.post(f"/staff/patients/{patient['id']}/visits/{visit_id}/tablet",
+                                              {"csrf_token": _token(html), "language": "sv"}, "handoff")
+            assert location == "/tablet/", (status, location)
+            _, html, _ = tablet.get("/tablet/", "tablet_home")
+            for qid in FILLED:
+                if _answer(tablet, questionnaires[qid], round_):
+                    acknowledged.append((patient["id"], visit_id, qid))
+            _, html, _ = tablet.get("/tablet/", "tablet_home")
+            tablet.post("/tablet/finish", {"csrf_token": _token(html)}, "finish")
+    except Exception as exc:  # reported in the figure, never hidden
+        errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        tablet.conn.close()
+
+
+def _wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int = 3,
+             time_limit: float = 180.0) -> dict[str, Any]:
+    questionnaires = load_questionnaires()
+    data = workdir / "load-data"
+    folder = seed_folder(data, questionnaires, patients=tablets, responses_per_patient=0, open_visits=rounds,
+                         visit_questionnaires=FILLED)
+    Store(data).create_user(NURSE[0], hash_password(NURSE[1]), "nurse", "benchmark")
+    port = free_port()
+    env = {**os.environ, "PRO_APP_DATA_DIR": str(data), "PRO_APP_SECURE_COOKIES": "0",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server = subprocess.Popen([sys.executable, "-m", "pro_app", "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(workers)], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    timings: list[tuple[str, float]] = []
+    acknowledged: list[tuple[str, str, str]] = []
+    errors: list[str] = []
+    try:
+        _wait_for(port, server)
+        started = time.perf_counter()
+        deadline = time.monotonic() + time_limit
+        threads = [threading.Thread(target=_tablet_run, args=(port, p, folder.open_visits[p["id"]], questionnaires,
+                                                              deadline, timings, acknowledged, errors))
+                   for p in folder.patients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        try:
+            _, server_log = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, server_log = server.communicate()
+
+    store = Store(data)
+    stored = [(r["patient"], r["visit"], r["questionnaire"]) for p in folder.patients
+              for r in store.list_responses(p["id"]) if r["status"] == "completed"]
+    all_seconds = [s for _, s in timings]
+    saves = [s for kind, s in timings if kind in ("page_save", "submit")]
+    return {
+        "figure": "load_http",
+        "server": f"gunicorn, {workers} workers x 4 threads, 127.0.0.1",
+        "tablets": tablets,
+        "rounds_per_tablet": rounds,
+        "questionnaires_per_round": list(FILLED),
+        "seconds": round(elapsed, 2),
+        "requests": len(timings),
+        "requests_per_second": round(len(timings) / elapsed, 1),
+        "questionnaires_per_minute": round(len(acknowledged) / elapsed * 60, 1),
+        "latency_ms_p50": round(statistics.median(all_seconds) * 1000, 1),
+        "latency_ms_p95": round(percentile(all_seconds, 95) * 1000, 1),
+        "save_latency_ms_p50": round(statistics.median(saves) * 1000, 1) if saves else None,
+        "save_latency_ms_p95": round(percentile(saves, 95) * 1000, 1) if saves else None,
+        "login_latency_ms_p50": round(statistics.median([s for k, s in timings if k == "login"]) * 1000, 1),
+        "submitted": len(acknowledged),
+        "stored": len(stored),
+        "duplicates": len(stored) - len(set(stored)),
+        "lost": len(set(acknowledged) - set(stored)),
+        "errors": errors[:5],
+        "server_errors": [line for line in server_log.splitlines() if "Traceback" in line or "Error" in line][:5],
+    }
