@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import hand_over_visit, staff_login
+from browser.conftest import hand_over_visit, staff_login
 
 pytestmark = pytest.mark.browser
 

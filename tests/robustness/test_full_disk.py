@@ -13,7 +13,7 @@ import pytest
 
 from pro_app import storage
 
-from helpers import csrf_token, login
+from helpers import csrf_token
 
 SV_FAILED = "Svaren kunde inte sparas just nu"
 EN_FAILED = "The answers could not be saved right now"
