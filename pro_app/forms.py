@@ -7,6 +7,7 @@ Field names are ``a__<answer id>``; VAS metadata travels in ``m__<answer id>__<k
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from flask_babel import gettext as _
@@ -26,7 +27,7 @@ from .definitions import (
     VisualAnalogueScale,
 )
 
-__all__ = ["FIELD_BUILDERS", "page_form", "read_answers", "field_name"]
+__all__ = ["FIELD_BUILDERS", "page_form", "read_answers", "read_page_post", "PagePost", "field_name"]
 
 VAS_META = ("touched", "line_px", "px_per_mm", "calibrated")
 
@@ -199,3 +200,28 @@ def _vas_meta(item: VisualAnalogueScale, form: FlaskForm, value: Any) -> dict[st
         "px_per_mm": number("px_per_mm"),
         "calibrated": form[meta_name(item.id, "calibrated")].data == "1",
     }
+
+
+@dataclass
+class PagePost:
+    """What one posted page changes in a response."""
+
+    update: dict[str, Any]  # answers to store; None clears an answer that skip logic now hides
+    meta: dict[str, Any]  # item metadata (the VAS line) of the items shown
+    errors: dict[str, str]  # answer id -> message in the user's language
+    merged: dict[str, Any]  # the response's answers once the update is stored
+    appeared: set[str]  # answer ids that skip logic now shows on this page but the page did not
+
+
+def read_page_post(q: Questionnaire, page: Page, answers: dict[str, Any], form: FlaskForm, shown: set[str]) -> PagePost:
+    """Take only the items the person saw (``shown``); clear those that their answers now hide."""
+    posted, meta, errors = read_answers(q, page, form)
+    update = {k: v for k, v in posted.items() if k in shown and k not in errors}
+    merged = {**answers, **update}
+    visible_now = {aid for item in q.visible_items(page, merged) for aid in item.answer_ids()}
+    for item in page.items:
+        for aid in item.answer_ids():
+            if aid not in visible_now and aid in answers:
+                update[aid] = None
+                merged.pop(aid, None)
+    return PagePost(update, {k: v for k, v in meta.items() if k in shown}, errors, merged, visible_now - shown)

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired
 from .auth import authenticate, start_staff_session
 from .catalog import catalog
 from .definitions import Questionnaire
-from .forms import page_form, read_answers
+from .forms import page_form, read_page_post
 from .storage import AlreadyCompleted, NotFound, StorageError
 
 __all__ = ["bp", "render_after_stale_token", "hand_over"]
@@ -189,24 +189,13 @@ def page(qid: str, n: int):
         return _render_page(q, response, n, form, {}, answers)
 
     form = page_form(q, page_def, answers, lang, formdata=request.form)
-    posted, meta, errors = read_answers(q, page_def, form)
-    shown = set(request.form.get("shown", "").split())
-    # Only items the patient saw on this page are taken; an item hidden by skip logic is cleared.
-    merged = {**answers, **{k: v for k, v in posted.items() if k in shown and k not in errors}}
-    visible_now = {aid for item in q.visible_items(page_def, merged) for aid in item.answer_ids()}
-    update = {k: v for k, v in posted.items() if k in shown and k not in errors}
-    for item in page_def.items:
-        for aid in item.answer_ids():
-            if aid not in visible_now and aid in answers:
-                update[aid] = None
-                merged.pop(aid, None)
+    post = read_page_post(q, page_def, answers, form, set(request.form.get("shown", "").split()))
+    errors, merged = post.errors, post.merged
     action = request.form.get("action", "next")
     t = _tablet()
     try:
-        saved = catalog().store.save_answers(
-            t["patient"], response["id"], _actor(), update, {k: v for k, v in meta.items() if k in shown},
-            page=n, language=lang,
-        )
+        saved = catalog().store.save_answers(t["patient"], response["id"], _actor(), post.update, post.meta,
+                                             page=n, language=lang)
     except AlreadyCompleted:
         return redirect(url_for("patient.home"))
     except StorageError as exc:
@@ -226,8 +215,7 @@ def page(qid: str, n: int):
         return redirect(url_for("patient.page", qid=qid, n=n))
     if errors:
         return _render_page(q, saved, n, form, errors, merged, status=422)
-    newly_shown = visible_now - shown
-    if action == "next" and newly_shown:
+    if action == "next" and post.appeared:
         # A follow-up question appeared on this page: show it before moving on.
         fresh = page_form(q, page_def, saved["answers"], lang, saved.get("item_meta"))
         return _render_page(q, saved, n, fresh, {}, saved["answers"],

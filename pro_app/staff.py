@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from .auth import staff_required
 from .catalog import catalog
 from .definitions import Page, Questionnaire
-from .forms import page_form, read_answers
+from .forms import page_form, read_page_post
 from .patient import hand_over
 from .studies import enroll, studies, study_of
 
@@ -218,18 +218,10 @@ def clinician_form(patient_id: str, visit_id: str, qid: str, n: int | None):
         return show(page_form(q, page_def, answers, lang, response.get("item_meta")), {})
 
     form = page_form(q, page_def, answers, lang, formdata=request.form)
-    posted, meta, errors = read_answers(q, page_def, form)
     shown = set(request.form.get("shown", "").split())
-    update = {k: v for k, v in posted.items() if k in shown and k not in errors}
-    merged = {**answers, **update}
-    visible_now = set(q.visible_answer_ids(merged))
-    for item in page_def.items:
-        for aid in item.answer_ids():
-            if aid not in visible_now and aid in answers:
-                update[aid] = None  # hidden by skip logic since: it does not count
-                merged.pop(aid, None)
-    saved = store.save_answers(patient_id, response["id"], g.actor, update,
-                               {k: v for k, v in meta.items() if k in shown}, page=n if n is not None else None,
+    post = read_page_post(q, page_def, answers, form, shown)
+    errors = post.errors
+    saved = store.save_answers(patient_id, response["id"], g.actor, post.update, post.meta, page=n,
                                language=lang, allow_completed=True)
     response = saved
     answers = dict(saved["answers"])
