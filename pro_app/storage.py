@@ -67,6 +67,16 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -123,6 +133,21 @@ class Store:
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create data folder {self.root}: {exc.strerror}") from exc
+        self._remove_orphaned_temporaries()
+
+    def _remove_orphaned_temporaries(self) -> None:
+        """Delete temporary files of writers that died mid-write (their process is gone)."""
+        for folder in (self.root, self.root / "patients", self.root / "definitions"):
+            for tmp in folder.glob(".*.tmp"):
+                try:
+                    pid = int(tmp.name.rsplit(".", 3)[1])
+                except (IndexError, ValueError):
+                    continue
+                if pid != os.getpid() and not _process_alive(pid):
+                    try:
+                        tmp.unlink()
+                    except OSError:
+                        pass
 
     # ------------------------------------------------------------------ plumbing
 

@@ -5,9 +5,10 @@ import logging
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Flask, abort, redirect, render_template, request, session, url_for
+from flask import Flask, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from .storage import NotFound, StorageError
@@ -95,32 +96,22 @@ def init_app(app: Flask) -> None:
         return render_template("error.html", title=_("Could not save"),
                                message=_("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")), 503
 
-    @app.errorhandler(NotFound)
-    def not_found_error(exc: NotFound):
-        return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 404
-
-    @app.errorhandler(404)
-    def not_found(exc):
-        return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 404
-
-    @app.errorhandler(403)
-    def forbidden(exc):
-        return render_template("error.html", title=_("Not allowed"), message=_("You do not have access to this page.")), 403
-
-    @app.errorhandler(405)
-    def method_not_allowed(exc):
-        return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 405
-
-    @app.errorhandler(413)
-    def too_large(exc):
-        return render_template("error.html", title=_("Too much data"), message=_("The form sent too much data.")), 413
-
-    @app.errorhandler(500)
-    def server_error(exc):
-        return render_template("error.html", title=_("Something went wrong"),
-                               message=_("An unexpected error occurred. Answers already saved are kept. Please ask the staff for help.")), 500
+    # Each error page in the reader's language: (status or exception, title, message).
+    pages = [
+        (NotFound, 404, _l("Not found"), _l("This page does not exist.")),
+        (404, 404, _l("Not found"), _l("This page does not exist.")),
+        (403, 403, _l("Not allowed"), _l("You do not have access to this page.")),
+        (405, 405, _l("Not found"), _l("This page does not exist.")),
+        (413, 413, _l("Too much data"), _l("The form sent too much data.")),
+        (500, 500, _l("Something went wrong"),
+         _l("An unexpected error occurred. Answers already saved are kept. Please ask the staff for help.")),
+    ]
+    for key, status, title, message in pages:
+        app.register_error_handler(key, _error_page(status, title, message))
 
 
-def require(condition: bool, status: int = 403) -> None:
-    if not condition:
-        abort(status)
+def _error_page(status: int, title: Any, message: Any):
+    def handler(exc: Exception):
+        return render_template("error.html", title=title, message=message), status
+
+    return handler

@@ -179,3 +179,15 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(store, q, monkeypatch):
     monkeypatch.undo()
     assert store.get_response(patient["id"], r["id"])["answers"] == {"PtGA": 30.0}
     assert not list((store.root / "patients").glob(".*.tmp")), "temporary file left behind"
+
+
+def test_temporary_files_of_dead_writers_are_removed_on_start(store):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    orphan = store.root / "patients" / f".abc.json.{dead_pid}.deadbeef.tmp"
+    mine = store.root / "patients" / f".abc.json.{os.getpid()}.cafebabe.tmp"
+    orphan.write_text("{half a wri")
+    mine.write_text("{in progress")
+    Store(store.root)
+    assert not orphan.exists()
+    assert mine.exists()  # a live writer's file is left alone
