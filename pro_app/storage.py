@@ -19,6 +19,9 @@ Why it is built this way:
   lock: a rename is atomic, so they see either the old or the new file.
 * Each transaction reads the file once and writes it once (TinyDB's
   CachingMiddleware), and writes nothing if it raises.
+* The audit entry of a change is appended (and fsynced) before the change is written,
+  so a crash between the two leaves an audited change that was not stored, never a
+  stored change without its audit entry.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
@@ -65,6 +68,16 @@ def now() -> str:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _audit_entry(actor: str, action: str, entity: str, entity_id: str, patient_id: str | None,
+                 details: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"at": now(), "actor": actor, "action": action, "entity": entity, "id": entity_id}
+    if patient_id:
+        entry["patient"] = patient_id
+    if details:
+        entry["details"] = details
+    return entry
 
 
 def _process_alive(pid: int) -> bool:
@@ -157,13 +170,35 @@ class Store:
         return self.root / "patients" / f"{patient_id}.json"
 
     @contextmanager
-    def _transaction(self, path: Path) -> Iterator[TinyDB]:
-        """Read once under the file's lock, write once atomically on success."""
+    def _transaction(self, path: Path) -> Iterator[tuple[TinyDB, Callable[..., None]]]:
+        """Read once under the file's lock, write once atomically on success.
+
+        Yields the database and ``log(actor, action, entity, id, patient, **details)``. Logged
+        entries reach the audit trail before the data is written (write-ahead), so no stored
+        change is ever unaudited; if the data write then fails, a ``not-stored`` entry follows.
+        """
+        entries: list[dict[str, Any]] = []
+
+        def log(actor: str, action: str, entity: str, entity_id: str, patient_id: str | None = None,
+                **details: Any) -> None:
+            entries.append(_audit_entry(actor, action, entity, entity_id, patient_id, details))
+
         try:
             with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT):
                 db = TinyDB(path, storage=_Transaction(AtomicJSONStorage))
-                yield db
-                db.close()  # flushes, only if something changed
+                yield db, log
+                self._append_audit(entries)
+                try:
+                    db.close()  # flushes, only if something changed
+                except OSError:
+                    try:
+                        self._append_audit([
+                            _audit_entry("system", "not-stored", e["entity"], e["id"], e.get("patient"), {"action": e["action"]})
+                            for e in entries
+                        ])
+                    except StorageError:
+                        pass  # the disk is failing; the error below is what the user needs
+                    raise
         except Timeout as exc:
             raise StorageError("the data folder is busy (lock timeout)") from exc
         except OSError as exc:
@@ -174,18 +209,19 @@ class Store:
         return TinyDB(path, storage=AtomicJSONStorage)
 
     def audit(self, actor: str, action: str, entity: str, entity_id: str, patient_id: str | None = None, **details: Any) -> None:
-        """Append one entry to the audit trail; the file is only ever appended to."""
-        entry = {"at": now(), "actor": actor, "action": action, "entity": entity, "id": entity_id}
-        if patient_id:
-            entry["patient"] = patient_id
-        if details:
-            entry["details"] = details
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        """Append one entry to the audit trail (for events that change no data: logins, prints, exports)."""
+        self._append_audit([_audit_entry(actor, action, entity, entity_id, patient_id, details)])
+
+    def _append_audit(self, entries: list[dict[str, Any]]) -> None:
+        """The audit file is only ever appended to, under its own lock, and fsynced."""
+        if not entries:
+            return
+        text = "".join(json.dumps(e, ensure_ascii=False, separators=(",", ":"), default=str) + "\n" for e in entries)
         path = self.root / "audit.jsonl"
         try:
             with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT):
                 with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(line)
+                    fh.write(text)
                     fh.flush()
                     os.fsync(fh.fileno())
         except (OSError, Timeout) as exc:
@@ -211,12 +247,12 @@ class Store:
         if not study_code:
             raise ValueError("empty study code")
         patient = {"id": new_id(), "study_code": study_code, "study": study, "created_at": now(), "created_by": actor}
-        with self._transaction(self.root / "index.json") as db:
+        with self._transaction(self.root / "index.json") as (db, log):
             table = db.table("patients")
             if table.contains(Query().study_code == study_code):
                 raise ValueError("study code already registered")
             table.insert(patient)
-        self.audit(actor, "create", "patient", patient["id"], patient["id"], study_code=study_code, study=study)
+            log(actor, "create", "patient", patient["id"], patient["id"], study_code=study_code, study=study)
         return patient
 
     def list_patients(self) -> list[dict[str, Any]]:
@@ -242,21 +278,21 @@ class Store:
             "questionnaires": list(questionnaires), "clinician_forms": list(clinician_forms or []),
             "created_at": now(), "created_by": actor, "date": None,
         }
-        with self._transaction(self._patient_file(patient_id)) as db:
+        with self._transaction(self._patient_file(patient_id)) as (db, log):
             if db.table("visits").contains(Query().key == key):
                 raise ValueError(f"visit '{key}' already exists for this patient")
             db.table("visits").insert(visit)
-        self.audit(actor, "create", "visit", visit["id"], patient_id, key=key, questionnaires=questionnaires)
+            log(actor, "create", "visit", visit["id"], patient_id, key=key, questionnaires=questionnaires)
         return visit
 
     def update_visit(self, patient_id: str, visit_id: str, actor: str, **fields: Any) -> dict[str, Any]:
-        with self._transaction(self._patient_file(patient_id)) as db:
+        with self._transaction(self._patient_file(patient_id)) as (db, log):
             table = db.table("visits")
             if not table.contains(Query().id == visit_id):
                 raise NotFound("visit")
             table.update(fields, Query().id == visit_id)
             visit = dict(table.get(Query().id == visit_id))
-        self.audit(actor, "update", "visit", visit_id, patient_id, **fields)
+            log(actor, "update", "visit", visit_id, patient_id, **fields)
         return visit
 
     def list_visits(self, patient_id: str) -> list[dict[str, Any]]:
@@ -290,7 +326,7 @@ class Store:
         """The response of this visit to this questionnaire, created once: never a duplicate."""
         self.save_definition(questionnaire)
         q = Query()
-        with self._transaction(self._patient_file(patient_id)) as db:
+        with self._transaction(self._patient_file(patient_id)) as (db, log):
             if not db.table("visits").contains(q.id == visit_id):
                 raise NotFound("visit")
             responses = db.table("responses")
@@ -306,8 +342,8 @@ class Store:
                 "started_by": actor,
             }
             responses.insert(response)
-        self.audit(actor, "create", "response", response["id"], patient_id,
-                   questionnaire=questionnaire.id, version=questionnaire.version, hash=questionnaire.definition_hash)
+            log(actor, "create", "response", response["id"], patient_id,
+                questionnaire=questionnaire.id, version=questionnaire.version, hash=questionnaire.definition_hash)
         return response
 
     def save_answers(self, patient_id: str, response_id: str, actor: str, answers: dict[str, Any],
@@ -315,7 +351,7 @@ class Store:
                      language: str | None = None, allow_completed: bool = False) -> dict[str, Any]:
         """Merge one page of answers into a response; ``None`` clears an answer."""
         q = Query()
-        with self._transaction(self._patient_file(patient_id)) as db:
+        with self._transaction(self._patient_file(patient_id)) as (db, log):
             responses = db.table("responses")
             current = responses.get(q.id == response_id)
             if current is None:
@@ -340,14 +376,14 @@ class Store:
                 update["language"] = language
             responses.update(update, q.id == response_id)
             result = dict(responses.get(q.id == response_id))
-        if changes:
-            self.audit(actor, "update", "response", response_id, patient_id, answers=changes)
+            if changes:
+                log(actor, "update", "response", response_id, patient_id, answers=changes)
         return result
 
     def complete_response(self, patient_id: str, response_id: str, actor: str) -> tuple[dict[str, Any], bool]:
         """Mark a response complete. Returns it and whether this call completed it (a double submit does not)."""
         q = Query()
-        with self._transaction(self._patient_file(patient_id)) as db:
+        with self._transaction(self._patient_file(patient_id)) as (db, log):
             responses = db.table("responses")
             current = responses.get(q.id == response_id)
             if current is None:
@@ -356,7 +392,7 @@ class Store:
                 return dict(current), False
             responses.update({"status": "completed", "completed_at": now(), "completed_by": actor}, q.id == response_id)
             result = dict(responses.get(q.id == response_id))
-        self.audit(actor, "complete", "response", response_id, patient_id, questionnaire=result["questionnaire"])
+            log(actor, "complete", "response", response_id, patient_id, questionnaire=result["questionnaire"])
         return result, True
 
     def get_response(self, patient_id: str, response_id: str) -> dict[str, Any]:
@@ -379,20 +415,19 @@ class Store:
     def create_user(self, username: str, password_hash: str, role: str, actor: str, display_name: str = "") -> dict[str, Any]:
         user = {"id": new_id(), "username": username, "password_hash": password_hash, "role": role,
                 "display_name": display_name or username, "active": True, "created_at": now()}
-        with self._transaction(self.root / "users.json") as db:
+        with self._transaction(self.root / "users.json") as (db, log):
             if db.table("users").contains(Query().username == username):
                 raise ValueError("username already exists")
             db.table("users").insert(user)
-        self.audit(actor, "create", "user", user["id"], username=username, role=role)
+            log(actor, "create", "user", user["id"], username=username, role=role)
         return user
 
     def update_user(self, username: str, actor: str, **fields: Any) -> None:
-        with self._transaction(self.root / "users.json") as db:
+        with self._transaction(self.root / "users.json") as (db, log):
             if not db.table("users").contains(Query().username == username):
                 raise NotFound("user")
             db.table("users").update(fields, Query().username == username)
-        shown = {k: ("***" if k == "password_hash" else v) for k, v in fields.items()}
-        self.audit(actor, "update", "user", username, **shown)
+            log(actor, "update", "user", username, **{k: ("***" if k == "password_hash" else v) for k, v in fields.items()})
 
     def get_user(self, username: str) -> dict[str, Any] | None:
         found = self._read(self.root / "users.json").table("users").get(Query().username == username)

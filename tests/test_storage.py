@@ -179,6 +179,10 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(store, q, monkeypatch):
     monkeypatch.undo()
     assert store.get_response(patient["id"], r["id"])["answers"] == {"PtGA": 30.0}
     assert not list((store.root / "patients").glob(".*.tmp")), "temporary file left behind"
+    # The audit trail, written ahead of the data, says that the change was not stored.
+    last_two = store.audit_entries()[-2:]
+    assert [e["action"] for e in last_two] == ["update", "not-stored"]
+    assert last_two[1]["details"] == {"action": "update"} and last_two[1]["id"] == r["id"]
 
 
 def test_temporary_files_of_dead_writers_are_removed_on_start(store):
