@@ -677,15 +677,18 @@ def load_text(text: str, file: str = "<string>", known_scorers: set[str] | None 
     return q.model_copy(update={"definition_hash": definition_hash(data), "source_file": file})
 
 
-def load_file(path: str | Path, known_scorers: set[str] | None = None) -> Questionnaire:
-    path = Path(path)
+def read_text(path: Path) -> str:
+    """A definition file's text, or DefinitionErrors saying why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DefinitionErrors([DefinitionError(str(path), 1, "file", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise DefinitionErrors([DefinitionError(str(path), 1, "file", f"cannot read: {exc.strerror}")]) from None
-    return load_text(text, str(path), known_scorers)
+
+
+def load_file(path: str | Path, known_scorers: set[str] | None = None) -> Questionnaire:
+    return load_text(read_text(Path(path)), str(path), known_scorers)
 
 
 def _yaml_files(paths: list[Path]) -> list[Path]:

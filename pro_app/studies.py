@@ -27,6 +27,7 @@ from .definitions import (
     _line_for,
     _where,
     parse_model,
+    read_text,
 )
 
 __all__ = ["Study", "VisitPlan", "Offset", "load_study_text", "load_study_file", "load_studies", "enroll",
@@ -142,14 +143,7 @@ def load_study_text(text: str, file: str = "<string>", questionnaires: dict[str,
 
 def load_study_file(path: str | Path, questionnaires: dict[str, Questionnaire] | None = None
                     ) -> tuple[Study, list[DefinitionError]]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DefinitionErrors([DefinitionError(str(path), 1, "file", f"not UTF-8 text ({exc.reason})")]) from None
-    except OSError as exc:
-        raise DefinitionErrors([DefinitionError(str(path), 1, "file", f"cannot read: {exc.strerror}")]) from None
-    return load_study_text(text, str(path), questionnaires)
+    return load_study_text(read_text(Path(path)), str(path), questionnaires)
 
 
 def load_studies(folder: str | Path, questionnaires: dict[str, Questionnaire] | None = None
