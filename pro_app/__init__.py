@@ -56,6 +56,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for warning in warnings:
         log.warning("study: %s", warning)
 
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
     store = Store(app.config["DATA_DIR"])
     app.extensions["pro_app"] = Catalog(questionnaires, store)
     app.extensions["pro_app.studies"] = studies

@@ -26,7 +26,8 @@ ROLES = ("nurse", "physician", "admin")
 _hasher = PasswordHasher()
 
 # Failed logins per (address, username) in a sliding window: per process, which is
-# enough to stop guessing from a tablet; a clinic behind a proxy sets PRO_APP_TRUSTED_PROXY.
+# enough to stop guessing from a tablet. Behind a reverse proxy set PRO_APP_TRUSTED_PROXY, or every
+# tablet would share the proxy's address.
 MAX_FAILURES = 5
 WINDOW_SECONDS = 300
 _failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)

@@ -76,4 +76,6 @@ def from_environment() -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("PRO_APP_TIMEZONE", "Europe/Stockholm"),
         "BABEL_TRANSLATION_DIRECTORIES": str(translations_dir()),
         "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
+        # How many reverse proxies (terminating HTTPS) stand in front: their X-Forwarded-* headers are trusted.
+        "TRUSTED_PROXIES": int(os.environ.get("PRO_APP_TRUSTED_PROXY", "0")),
     }

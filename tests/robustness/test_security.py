@@ -196,3 +196,26 @@ def test_a_full_visit_leaves_no_patient_data_in_logs_or_urls(client, store, nurs
     for secret in (code, "63.7", "correct horse battery", "wrong password"):
         assert secret not in logged, secret
         assert not any(secret in u for u in urls), (secret, urls)
+
+
+def test_behind_a_trusted_proxy_the_login_throttle_counts_each_tablet(data_dir, monkeypatch):
+    from pro_app.auth import _failures, hash_password
+
+    monkeypatch.setenv("PRO_APP_TRUSTED_PROXY", "1")
+    app = create_app({"TESTING": True, "SESSION_COOKIE_SECURE": False})
+    app.extensions["pro_app"].store.create_user("anna", hash_password("correct horse battery"), "nurse", "test")
+    _failures.clear()
+    client = app.test_client()
+    for _ in range(5):
+        page = client.get("/login")
+        client.post("/login", data={"csrf_token": csrf_token(page.text), "username": "anna", "password": "wrong"},
+                    headers={"X-Forwarded-For": "198.51.100.7"})
+    page = client.get("/login")
+    from_other_tablet = client.post("/login", headers={"X-Forwarded-For": "198.51.100.8"}, data={
+        "csrf_token": csrf_token(page.text), "username": "anna", "password": "correct horse battery"})
+    assert from_other_tablet.status_code == 302  # another address is not throttled
+    page = client.get("/login")
+    throttled = client.post("/login", headers={"X-Forwarded-For": "198.51.100.7"}, data={
+        "csrf_token": csrf_token(page.text), "username": "anna", "password": "correct horse battery"})
+    assert throttled.status_code == 429
+    _failures.clear()
