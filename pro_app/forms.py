@@ -177,7 +177,8 @@ def read_answers(q: Questionnaire, page: Page, form: FlaskForm) -> tuple[dict[st
                     errors[aid] = _message(item, "decimals")
                     continue
             try:
-                answers[aid] = normalise_value(q, aid, raw if raw not in ([], "") else None)
+                # An empty checkbox list is kept as []: the person saw the choices and ticked none.
+                answers[aid] = normalise_value(q, aid, None if raw == "" else raw)
             except ValueError as exc:
                 errors[aid] = _message(item, str(exc))
         if isinstance(item, VisualAnalogueScale):

@@ -128,7 +128,7 @@ def _score_rows(scales: list[Scale], lang: str) -> list[ScoreRow]:
 
 
 def _unanswered(q: Questionnaire, answers: dict[str, Any], lang: str) -> list[str]:
-    return [q.answer_text(aid, lang) for aid in q.visible_answer_ids(answers) if answers.get(aid) in (None, "", [])]
+    return [q.answer_text(aid, lang) for aid in q.visible_answer_ids(answers) if answers.get(aid) in (None, "")]
 
 
 def _questionnaire_summary(cat: Catalog, qid: str, response: dict[str, Any] | None, lang: str) -> QuestionnaireSummary | None:

@@ -204,6 +204,16 @@ def test_resume_where_the_patient_stopped(engine, engine_app):
     assert "Fortsätt" in home
 
 
+def test_unticked_checkboxes_count_as_answered_with_none(engine):
+    client, store, patient = engine
+    client.get("/tablet/q/all_types")
+    post_page(client, "all_types", 1, {"a__pain": "2"})
+    assert response_of(store, patient, "all_types")["answers"]["aids"] == []
+    review = client.get("/tablet/q/all_types/review").text
+    assert 'data-unanswered="aids"' not in review and "Inget av dessa" in review
+    assert 'data-unanswered="fatigue"' in review  # the untouched VAS on the same page still is unanswered
+
+
 def test_autosave_keeps_a_half_filled_page(engine):
     client, store, patient = engine
     client.get("/tablet/q/all_types")
@@ -217,7 +227,8 @@ def test_idle_tablet_saves_then_locks_and_needs_staff(engine, engine_app):
     client.get("/tablet/q/all_types")
     locked = post_page(client, "all_types", 1, {"a__pain": "5"}, action="lock")
     assert locked.location.endswith("/tablet/locked")
-    assert response_of(store, patient, "all_types")["answers"] == {"pain": 5}
+    # The aids checkboxes were on the page and left unticked: stored as "none of these".
+    assert response_of(store, patient, "all_types")["answers"] == {"pain": 5, "aids": []}
     assert client.get("/tablet/q/all_types/p/1").location.endswith("/tablet/locked")
     screen = client.get("/tablet/locked").text
     assert "E-1" not in screen and "Hur ont" not in screen  # nothing of the patient on the lock screen
