@@ -225,24 +225,78 @@ def _question(q: Questionnaire, answer_id: str, item: Any, lang: str) -> dict[st
     return out
 
 
+def _answer_value(q: Questionnaire, item_id: str, value: Any) -> dict[str, Any]:
+    item = q.item_for_answer(item_id)
+    if q.options_for(item_id) is not None:
+        return {"answerCoding": {"system": _url(q), "code": str(value)}}
+    if item.type in ("nrs",) or (item.type == "numeric" and not item.decimals):
+        return {"answerInteger": int(value)}
+    if item.type in ("numeric", "vas"):
+        return {"answerDecimal": float(value)}
+    if item.type == "date":
+        return {"answerDate": str(value)}
+    return {"answerString": str(value)}
+
+
+def _enable_when(q: Questionnaire, cond: Any) -> dict[str, Any] | None:
+    """Skip logic as FHIR enableWhen and enableBehavior, where FHIR can say it (one level deep)."""
+
+    def tests(c: Any) -> tuple[list[dict[str, Any]], str] | None:
+        if c.all is not None or c.any is not None:
+            return None
+        if c.answered is not None:
+            return [{"question": c.item, "operator": "exists", "answerBoolean": c.answered}], "all"
+        if c.equals is not None:
+            return [{"question": c.item, "operator": "=", **_answer_value(q, c.item, c.equals)}], "all"
+        if c.in_ is not None:
+            return [{"question": c.item, "operator": "=", **_answer_value(q, c.item, v)} for v in c.in_], "any"
+        if c.not_in is not None:
+            return [{"question": c.item, "operator": "!=", **_answer_value(q, c.item, v)} for v in c.not_in], "all"
+        operator, bound = (">=", c.gte) if c.gte is not None else ("<=", c.lte)
+        return [{"question": c.item, "operator": operator, "answerDecimal": float(bound)}], "all"
+
+    groups = cond.all if cond.all is not None else cond.any if cond.any is not None else None
+    if groups is None:
+        found = tests(cond)
+    else:
+        behaviour = "all" if cond.all is not None else "any"
+        parts = [tests(c) for c in groups]
+        # Nested groups, or an 'in' inside 'all', need more than one enableBehavior: not expressible.
+        if any(p is None or (len(p[0]) > 1 and p[1] != behaviour) for p in parts):
+            return None
+        found = ([w for p in parts for w in p[0]], behaviour)
+    if found is None:
+        return None
+    when, behaviour = found
+    return {"enableWhen": when, **({"enableBehavior": behaviour} if len(when) > 1 else {})}
+
+
 def fhir_questionnaire(q: Questionnaire, lang: str = "sv") -> dict[str, Any]:
     """The instrument as a FHIR R4 Questionnaire: one group per page, grids as groups of rows.
 
-    Skip logic is not carried over (enableWhen): it is evaluated by pro-app when answering.
+    Skip logic becomes enableWhen where FHIR can express it (a test, or one all/any of tests);
+    deeper nesting is left out and evaluated by pro-app when answering.
     """
+
+    def with_skip_logic(out: dict[str, Any], cond: Any) -> dict[str, Any]:
+        if cond is not None and (rule := _enable_when(q, cond)):
+            out.update(rule)
+        return out
+
     pages = []
     for page in q.pages:
         items = []
         for item in page.items:
             if item.type == "grid":
-                items.append({"linkId": item.id, "text": item.text.get(lang), "type": "group",
-                              "item": [_question(q, row.id, item, lang) for row in item.rows]})
+                entry = {"linkId": item.id, "text": item.text.get(lang), "type": "group",
+                         "item": [_question(q, row.id, item, lang) for row in item.rows]}
             else:
-                items.append(_question(q, item.id, item, lang))
+                entry = _question(q, item.id, item, lang)
+            items.append(with_skip_logic(entry, item.show_if))
         group: dict[str, Any] = {"linkId": f"page-{page.id}", "type": "group", "item": items}
         if page.title:
             group["text"] = page.title.get(lang)
-        pages.append(group)
+        pages.append(with_skip_logic(group, page.show_if))
     return {
         "resourceType": "Questionnaire", "id": _fhir_id(q.id), "url": _url(q), "version": q.version,
         "title": q.title.get(lang), "status": "active", "language": lang, "subjectType": ["Patient"],

@@ -14,7 +14,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pro_app.cli import main
 from pro_app.export import export_text
 
-from .conftest import answer
+from .conftest import ROOT, answer
 
 
 def _dataset(app, store, enrolled):
@@ -121,3 +121,18 @@ def test_administrators_download_exports_and_others_may_not(app, store, enrolled
     assert admin.get("/staff/export/xml").status_code == 404
     assert nurse.get("/staff/export").status_code == 403
     assert nurse.get("/staff/export/csv").status_code == 403
+
+
+def test_fhir_questionnaires_carry_skip_logic_as_enable_when():
+    from pro_app.definitions import load_directory, load_file
+    from pro_app.export import fhir_questionnaire
+
+    q = load_file(ROOT / "tests" / "fixtures" / "all_types.yaml")
+    resource = fhir_questionnaire(q, "en")
+    FhirQuestionnaire.model_validate(resource)
+    cigarettes = next(i for page in resource["item"] for i in page["item"] if i["linkId"] == "cigarettes")
+    assert cigarettes["enableWhen"] == [{"question": "smoker", "operator": "=",
+                                        "answerCoding": {"system": "urn:pro-app:questionnaire:all_types", "code": "1"}}]
+    # Every shipped questionnaire, skip logic included, is a valid R4(B) Questionnaire.
+    for shipped in load_directory(ROOT / "questionnaires").values():
+        FhirQuestionnaire.model_validate(fhir_questionnaire(shipped, "sv"))
