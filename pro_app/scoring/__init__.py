@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
-__all__ = ["Scale", "Scorer", "SCORERS", "scorer", "available_scorers", "get_scorer", "score", "not_computable", "too_few_answered", "answered"]
+__all__ = ["Scale", "Scorer", "SCORERS", "scorer", "available_scorers", "get_scorer", "score", "not_computable", "too_few_answered", "single_item_scale", "UNMARKED", "answered"]
 
 ENTRY_POINT_GROUP = "pro_app.scorers"
 
@@ -105,6 +105,20 @@ def answered(answers: dict[str, Any], ids: list[str]) -> list[str]:
 
 def not_computable(en: str, sv: str) -> dict[str, str]:
     return {"en": en, "sv": sv}
+
+
+def single_item_scale(id: str, label: dict[str, str], value: float | None, item_id: str, *, min: float, max: float,
+                      higher_is_better: bool, reason: dict[str, str], unit: str | None = None, decimals: int = 1,
+                      extra: dict[str, Any] | None = None) -> Scale:
+    """A scale that is one item (a VAS, a transition item): missing when that item is; ``reason`` says why."""
+    return Scale(
+        id=id, label=label, value=value, min=min, max=max, higher_is_better=higher_is_better,
+        answered=0 if value is None else 1, items=1, missing=[] if value is not None else [item_id],
+        reason=None if value is not None else reason, unit=unit, decimals=decimals, extra=extra or {},
+    )
+
+
+UNMARKED = {"en": "The scale was not marked.", "sv": "Skalan markerades inte."}
 
 
 def too_few_answered(answered: int, items: int, needed: int) -> dict[str, str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer
+from . import UNMARKED, Scale, is_answered, not_computable, scorer, single_item_scale
 
 __all__ = ["CATEGORIES", "HaqCategory", "score_haq_di", "category_scores"]
 
@@ -174,21 +174,9 @@ def score_haq_di(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     ]
     pain = answers.get(PAIN_ITEM)
     pain_mm = None if not is_answered(pain) else round(float(pain), 1)
-    scales.append(
-        Scale(
-            id="HAQ_pain",
-            label={"en": "HAQ pain (VAS)", "sv": "HAQ smärta (VAS)"},
-            value=pain_mm,
-            min=0.0,
-            max=100.0,
-            higher_is_better=False,
-            answered=0 if pain_mm is None else 1,
-            items=1,
-            missing=[] if pain_mm is not None else [PAIN_ITEM],
-            reason=None if pain_mm is not None else not_computable("The scale was not marked.", "Skalan markerades inte."),
-            unit="mm",
-            decimals=1,
-            extra={} if pain_mm is None else {"haq_0_3": round(pain_mm * 0.03, 2)},
-        )
-    )
+    scales.append(single_item_scale(
+        "HAQ_pain", {"en": "HAQ pain (VAS)", "sv": "HAQ smärta (VAS)"}, pain_mm, PAIN_ITEM,
+        min=0.0, max=100.0, higher_is_better=False, reason=UNMARKED, unit="mm", decimals=1,
+        extra=None if pain_mm is None else {"haq_0_3": round(pain_mm * 0.03, 2)},
+    ))
     return scales

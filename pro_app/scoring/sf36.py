@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer, too_few_answered
+from . import Scale, is_answered, not_computable, scorer, single_item_scale, too_few_answered
 
 __all__ = [
     "SCALES",
@@ -201,22 +201,12 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         )
 
     ht = scores.get("q2")
-    scales.append(
-        Scale(
-            id="HT",
-            label={"en": "Health transition (compared with one year ago)", "sv": "Hälsoförändring (jämfört med för ett år sedan)"},
-            value=ht,
-            min=0.0,
-            max=100.0,
-            higher_is_better=True,
-            answered=0 if ht is None else 1,
-            items=1,
-            missing=[] if ht is not None else ["q2"],
-            reason=None if ht is not None else not_computable("Item 2 was not answered.", "Fråga 2 besvarades inte."),
-            decimals=0,
-            extra={} if ht is None else {"response": int(answers["q2"])},
-        )
-    )
+    scales.append(single_item_scale(
+        "HT", {"en": "Health transition (compared with one year ago)", "sv": "Hälsoförändring (jämfört med för ett år sedan)"},
+        ht, "q2", min=0.0, max=100.0, higher_is_better=True, decimals=0,
+        reason=not_computable("Item 2 was not answered.", "Fråga 2 besvarades inte."),
+        extra=None if ht is None else {"response": int(answers["q2"])},
+    ))
 
     missing_scales = [sid for sid, *_ in SCALES if sid not in values]
     note = (

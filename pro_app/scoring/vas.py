@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..definitions import VisualAnalogueScale
-from . import Scale, not_computable, scorer
+from . import UNMARKED, Scale, scorer, single_item_scale
 
 
 @scorer("vas")
@@ -26,20 +26,7 @@ def score_vas(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     for item in items:
         raw = answers.get(item.id)
         value = None if raw in (None, "") else round(float(raw) * factor, decimals)
-        scales.append(
-            Scale(
-                id=item.id,
-                label=(title if len(items) == 1 else item.text).model_dump(),
-                value=value,
-                min=0.0,
-                max=top,
-                higher_is_better=better_high,
-                answered=0 if value is None else 1,
-                items=1,
-                missing=[] if value is not None else [item.id],
-                reason=None if value is not None else not_computable("The scale was not marked.", "Skalan markerades inte."),
-                unit=unit,
-                decimals=decimals,
-            )
-        )
+        label = (title if len(items) == 1 else item.text).model_dump()
+        scales.append(single_item_scale(item.id, label, value, item.id, min=0.0, max=top, higher_is_better=better_high,
+                                        reason=UNMARKED, unit=unit, decimals=decimals))
     return scales
