@@ -1,7 +1,7 @@
 """The loaded questionnaires and the store, as the app holds them for its requests."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
@@ -16,6 +16,8 @@ __all__ = ["Catalog", "catalog"]
 class Catalog:
     questionnaires: dict[str, Questionnaire]
     store: Store
+    # Stored definitions by hash: immutable, so each is read and validated once per process.
+    _snapshots: dict[str, Questionnaire | None] = field(default_factory=dict, repr=False)
 
     def get(self, questionnaire_id: str) -> Questionnaire | None:
         return self.questionnaires.get(questionnaire_id)
@@ -28,12 +30,13 @@ class Catalog:
         current = self.questionnaires.get(response["questionnaire"])
         if current is not None and current.definition_hash == response["definition_hash"]:
             return current
-        snapshot = self.store.definition_snapshot(response["definition_hash"])
-        if snapshot is None:
-            return current
-        return Questionnaire.model_validate(snapshot["definition"]).model_copy(
-            update={"definition_hash": response["definition_hash"], "source_file": f"(stored {snapshot['hash'][:19]})"}
-        )
+        digest = response["definition_hash"]
+        if digest not in self._snapshots:
+            snapshot = self.store.definition_snapshot(digest)
+            self._snapshots[digest] = None if snapshot is None else Questionnaire.model_validate(
+                snapshot["definition"]).model_copy(update={"definition_hash": digest,
+                                                           "source_file": f"(stored {snapshot['hash'][:19]})"})
+        return self._snapshots[digest] or current
 
 
 def catalog() -> Catalog:

@@ -131,6 +131,7 @@ def create_user(username: str, role: str, display_name: str, password: str) -> N
 @main.command(help="Response criteria (IMACS, ACR/EULAR 2016) and change from baseline for every later visit, as JSON.")
 @click.argument("study_code")
 def outcomes(study_code: str) -> None:
+    from .catalog import Catalog
     from .outcomes import patient_outcomes
     from .storage import Store
 
@@ -139,7 +140,7 @@ def outcomes(study_code: str) -> None:
     if patient is None:
         click.echo(f"Error: no patient with study code '{study_code}'", err=True)
         sys.exit(1)
-    comparisons = patient_outcomes(store, patient["id"], _questionnaires())
+    comparisons = patient_outcomes(Catalog(_questionnaires(), store), patient["id"])
     result = {"study_code": patient["study_code"], "visits": [c.as_dict() for c in comparisons]}
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 

@@ -88,7 +88,7 @@ def outcome_cells(cat: Catalog) -> dict[tuple[str, str], dict[str, str]]:
 
     out: dict[tuple[str, str], dict[str, str]] = {}
     for patient in cat.store.list_patients():
-        for comparison in patient_outcomes(cat.store, patient["id"], cat.questionnaires):
+        for comparison in patient_outcomes(cat, patient["id"]):
             cells = {
                 "outcome.imacs_met": cell(comparison.imacs.met),
                 "outcome.acr_eular_total": cell(comparison.acr_eular.total),

@@ -1,7 +1,7 @@
 """Response criteria across visits: IMACS improvement, the 2016 ACR/EULAR score, change from baseline.
 
 The criteria are pure functions over typed inputs (a ``Measurement`` per core set measure and
-visit); ``patient_outcomes`` is the one adapter that reads a patient's visits from a ``Store``
+visit); ``patient_outcomes`` is the one adapter that reads a patient's visits through a ``Catalog``
 and scores the responses with the questionnaires' scorers.
 
 A measure missing at either visit is never guessed: a criterion that needs it is not computable
@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from .scoring import Scale, not_computable
 from .scoring import score as score_response
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 __all__ = [
     "CORE_SET_SOURCES",
@@ -419,25 +422,22 @@ class VisitComparison:
         return asdict(self)
 
 
-def visit_scores(store: Any, patient_id: str, visit: dict[str, Any], questionnaires: Mapping[str, Any]
+def visit_scores(cat: Catalog, patient_id: str, visit: dict[str, Any]
                  ) -> tuple[dict[str, list[Scale]], dict[str, Reason]]:
     """Scores of every completed response of one visit, and why other questionnaires have none."""
-    from .catalog import Catalog
-
-    definitions = Catalog(dict(questionnaires), store)
     scores: dict[str, list[Scale]] = {}
     absent: dict[str, Reason] = {}
-    for response in store.list_responses(patient_id, visit["id"]):
+    for response in cat.store.list_responses(patient_id, visit["id"]):
         qid = response["questionnaire"]
         if response.get("status") != "completed":
             absent[qid] = not_computable(f"the '{qid}' response is not completed",
                                          f"'{qid}'-formuläret är inte färdigifyllt")
-        elif qid not in questionnaires:
+        elif cat.get(qid) is None:
             absent[qid] = not_computable(f"the questionnaire '{qid}' is not installed",
                                          f"formuläret '{qid}' är inte installerat")
         else:
             # Scored against the definition it was answered against, even if the YAML has changed since.
-            q = definitions.for_response(response) or questionnaires[qid]
+            q = cat.for_response(response) or cat.questionnaires[qid]
             scores[qid] = score_response(q, response.get("answers") or {})
     for qid, _ in CORE_SET_SOURCES.values():
         if qid not in scores and qid not in absent:
@@ -464,20 +464,19 @@ def compare_visits(baseline_key: str, visit: dict[str, Any], baseline_scores: Ma
     )
 
 
-def patient_outcomes(store: Any, patient_id: str, questionnaires: Mapping[str, Any],
-                     only_visit: str | None = None) -> list[VisitComparison]:
+def patient_outcomes(cat: Catalog, patient_id: str, only_visit: str | None = None) -> list[VisitComparison]:
     """Every later visit of a patient (or only the visit with id ``only_visit``) compared with
     the baseline visit (key "baseline", else the first)."""
-    visits = store.list_visits(patient_id)
+    visits = cat.store.list_visits(patient_id)
     if not visits:
         return []
     baseline = next((v for v in visits if v["key"] == "baseline"), visits[0])
     later = [v for v in visits[visits.index(baseline) + 1:] if only_visit in (None, v["id"])]
     if not later:
         return []
-    base_scores, base_absent = visit_scores(store, patient_id, baseline, questionnaires)
+    base_scores, base_absent = visit_scores(cat, patient_id, baseline)
     out = []
     for visit in later:
-        scores, absent = visit_scores(store, patient_id, visit, questionnaires)
+        scores, absent = visit_scores(cat, patient_id, visit)
         out.append(compare_visits(baseline["key"], visit, base_scores, base_absent, scores, absent))
     return out

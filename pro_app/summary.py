@@ -226,7 +226,7 @@ def response_criteria(cat: Catalog, patient_id: str, visit_id: str) -> Any:
     """This visit against baseline: IMACS improvement, ACR/EULAR score, changes; None at baseline."""
     from .outcomes import patient_outcomes
 
-    found = patient_outcomes(cat.store, patient_id, cat.questionnaires, only_visit=visit_id)
+    found = patient_outcomes(cat, patient_id, only_visit=visit_id)
     return found[0] if found else None
 
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pro_app.cli import main
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_directory
+from pro_app.catalog import Catalog
 from pro_app.outcomes import patient_outcomes
 from pro_app.scoring.mfi2 import task_items
 from pro_app.scoring.mmt8 import MUSCLE_GROUPS
@@ -147,7 +148,7 @@ def test_outcomes_prints_every_later_visit_against_baseline(data_dir, qdir):
 
 def test_outcomes_one_missing_measure_is_named(data_dir, qdir):
     store, questionnaires, pid = seed(data_dir, qdir, m3_haq=False)
-    m3 = patient_outcomes(store, pid, questionnaires)[0]
+    m3 = patient_outcomes(Catalog(questionnaires, store), pid)[0]
     assert m3.imacs.met is None
     assert [m.measure for m in m3.imacs.missing] == ["HAQ"]
     assert [m.measure for m in m3.acr_eular.missing] == ["HAQ"]
