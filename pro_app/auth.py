@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import time
 from collections import defaultdict, deque
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from argon2 import PasswordHasher
@@ -144,7 +143,3 @@ def staff_required(*roles: str) -> Callable:
         return wrapped
 
     return decorate
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

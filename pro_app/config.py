@@ -6,7 +6,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "questionnaire_dir", "default_data_dir", "translations_dir", "from_environment"]
+__all__ = ["PROJECT_ROOT", "questionnaire_dir", "studies_dir", "translations_dir", "default_data_dir", "data_dir",
+           "from_environment"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

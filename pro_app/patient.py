@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -24,6 +23,7 @@ from .catalog import catalog
 from .definitions import Questionnaire
 from .forms import page_form, read_page_post
 from .storage import AlreadyCompleted, NotFound, StorageError
+from .web import current_language
 
 __all__ = ["bp", "render_after_stale_token", "hand_over"]
 
@@ -55,10 +55,6 @@ def _tablet() -> dict[str, Any]:
 
 def _actor() -> str:
     return f"patient:tablet(handed over by staff:{_tablet()['by']})"
-
-
-def _lang() -> str:
-    return str(get_locale() or "sv")
 
 
 def _lock(reason: str) -> None:
@@ -115,7 +111,7 @@ def _response_for(qid: str) -> tuple[dict[str, Any], Questionnaire]:
     if current is None or current.audience != "patient":
         abort(404)
     t = _tablet()
-    response = cat.store.start_response(t["patient"], t["visit"], current, _actor(), _lang())
+    response = cat.store.start_response(t["patient"], t["visit"], current, _actor(), current_language())
     q = cat.for_response(response) or current
     return response, q
 
@@ -182,7 +178,7 @@ def page(qid: str, n: int):
     if n >= len(pages):
         return redirect(url_for("patient.review", qid=qid))
     page_def = pages[n]
-    lang = _lang()
+    lang = current_language()
 
     if request.method == "GET":
         form = page_form(q, page_def, answers, lang, response.get("item_meta"))
@@ -268,7 +264,7 @@ def review(qid: str):
     response, q = _response_for(qid)
     if response["status"] == "completed":
         return redirect(url_for("patient.home"))
-    lang = _lang()
+    lang = current_language()
     answers = response["answers"]
     rows = _review_rows(q, answers, lang)
     form = FlaskForm()
@@ -342,7 +338,7 @@ def render_after_stale_token():
         return None
     notice = _("Your answers are kept, but the page had expired. Please check them and press the button again.")
     if request.endpoint == "patient.review":
-        lang = _lang()
+        lang = current_language()
         pages = q.visible_pages(response["answers"])
         flash(notice, "error")
         return render_template("patient/review.html", q=q, rows=_review_rows(q, response["answers"], lang),
@@ -351,6 +347,6 @@ def render_after_stale_token():
     pages = q.visible_pages(response["answers"])
     if n >= len(pages):
         return None
-    form = page_form(q, pages[n], response["answers"], _lang(), formdata=request.form)
+    form = page_form(q, pages[n], response["answers"], current_language(), formdata=request.form)
     body, _status = _render_page(q, response, n, form, {}, response["answers"], notice=notice)
     return body

@@ -21,6 +21,7 @@ from .definitions import Page, Questionnaire
 from .forms import page_form, read_page_post
 from .patient import hand_over
 from .studies import enroll, studies, study_of
+from .web import current_language
 
 __all__ = ["bp"]
 
@@ -59,7 +60,7 @@ class HandoffForm(FlaskForm):
 
 
 def _study_choices(with_none: bool) -> list[SelectChoice]:
-    lang = _lang()
+    lang = current_language()
     choices = [SelectChoice("", _("No study"))] if with_none else []
     return choices + [SelectChoice(s.id, s.title.get(lang)) for s in studies().values()]
 
@@ -69,7 +70,7 @@ def _enroll(patient_id: str, study_id: str, baseline: dt.date | None) -> None:
     if study is None:
         return
     created = enroll(catalog().store, patient_id, study, baseline or dt.date.today(), g.actor)
-    flash(_("Enrolled in %(study)s: %(n)s visit(s) planned.", study=study.title.get(_lang()), n=len(created)), "success")
+    flash(_("Enrolled in %(study)s: %(n)s visit(s) planned.", study=study.title.get(current_language()), n=len(created)), "success")
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -97,7 +98,7 @@ def patient(patient_id: str):
     cat = catalog()
     store = cat.store
     record = store.get_patient(patient_id)
-    lang = _lang()
+    lang = current_language()
     form = VisitForm()
     form.questionnaires.choices = [SelectChoice(q.id, q.title.get(lang)) for q in cat.for_audience("patient")]
     form.clinician_forms.choices = [SelectChoice(q.id, q.title.get(lang)) for q in cat.for_audience("clinician")]
@@ -164,7 +165,7 @@ def _clinician_response(patient_id: str, visit_id: str, qid: str) -> tuple[dict[
     current = cat.get(qid)
     if current is None or current.audience != "clinician" or qid not in (visit.get("clinician_forms") or []):
         abort(404)
-    response = cat.store.start_response(patient_id, visit_id, current, g.actor, _lang())
+    response = cat.store.start_response(patient_id, visit_id, current, g.actor, current_language())
     return response, cat.for_response(response) or current
 
 
@@ -201,7 +202,7 @@ def clinician_form(patient_id: str, visit_id: str, qid: str, n: int | None):
     pages = q.visible_pages(answers)
     if n is not None and n >= len(pages):
         return redirect(url_for("staff.clinician_form", patient_id=patient_id, visit_id=visit_id, qid=qid, n=len(pages) - 1))
-    lang = _lang()
+    lang = current_language()
     sections = _sections(q, answers, n)
     page_def = _one_form_page(sections)
     here = {"patient_id": patient_id, "visit_id": visit_id, "qid": qid, "n": n}
@@ -261,7 +262,7 @@ def clinician_form(patient_id: str, visit_id: str, qid: str, n: int | None):
 def _summary(patient_id: str, visit_id: str):
     from .summary import visit_summary
 
-    return visit_summary(catalog(), patient_id, visit_id, _lang(), studies())
+    return visit_summary(catalog(), patient_id, visit_id, current_language(), studies())
 
 
 @bp.get("/patients/<patient_id>/visits/<visit_id>/summary")
@@ -335,7 +336,7 @@ def export_download(fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
     mimetype, extension = EXPORT_FORMATS[fmt]
-    body = export.export_text(catalog(), fmt, lang=_lang())
+    body = export.export_text(catalog(), fmt, lang=current_language())
     catalog().store.audit(g.actor, "export", "data", fmt, format=fmt)
     stamp = dt.date.today().isoformat()
     return Response(body.encode("utf-8"), mimetype=mimetype,
@@ -360,12 +361,6 @@ def language_name(code: str | None) -> str:
     if not code:
         return ""
     try:
-        return Locale.parse(code).get_display_name(_lang()) or code
+        return Locale.parse(code).get_display_name(current_language()) or code
     except (ValueError, UnknownLocaleError):
         return code
-
-
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "sv")

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 
 from .storage import NotFound, StorageError
 
-__all__ = ["init_app", "safe_next", "number"]
+__all__ = ["init_app", "safe_next", "number", "current_language"]
 
 log = logging.getLogger("pro_app")
 
@@ -22,6 +22,11 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def current_language() -> str:
+    """The reader's language code: the session's choice, else the browser's, else the default."""
+    return str(get_locale() or "sv")
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -61,7 +66,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
         return {
-            "lang": str(get_locale() or "sv"),
+            "lang": current_language(),
             "number": number,
             "format_date": format_date,
             "format_datetime": format_datetime,
