@@ -111,7 +111,10 @@ def _response_for(qid: str) -> tuple[dict[str, Any], Questionnaire]:
     if current is None or current.audience != "patient":
         abort(404)
     t = _tablet()
-    response = cat.store.start_response(t["patient"], t["visit"], current, _actor(), current_language())
+    # A lock-free read finds the response on every page after the first; only creating it takes the lock.
+    response = next((r for r in cat.store.list_responses(t["patient"], t["visit"]) if r["questionnaire"] == qid), None)
+    if response is None:
+        response = cat.store.start_response(t["patient"], t["visit"], current, _actor(), current_language())
     q = cat.for_response(response) or current
     return response, q
 
@@ -188,10 +191,15 @@ def page(qid: str, n: int):
     post = read_page_post(q, page_def, answers, form, set(request.form.get("shown", "").split()))
     errors, merged = post.errors, post.merged
     action = request.form.get("action", "next")
+    moving_on = action == "next" and not errors and not post.appeared
+    new_pages = q.visible_pages(merged)
+    position = next((i for i, p in enumerate(new_pages) if p.id == page_def.id), n)
+    # Where to resume is stored with the answers: one write per page, not two.
+    resume_at = min(position + 1, len(new_pages)) if moving_on else n
     t = _tablet()
     try:
         saved = catalog().store.save_answers(t["patient"], response["id"], _actor(), post.update, post.meta,
-                                             page=n, language=lang)
+                                             page=resume_at, language=lang)
     except AlreadyCompleted:
         return redirect(url_for("patient.home"))
     except StorageError as exc:
@@ -218,13 +226,9 @@ def page(qid: str, n: int):
                             notice=_("A follow-up question has appeared below."))
     if action == "back":
         return redirect(url_for("patient.page", qid=qid, n=n - 1) if n > 0 else url_for("patient.home"))
-    new_pages = q.visible_pages(saved["answers"])
-    position = next((i for i, p in enumerate(new_pages) if p.id == page_def.id), n)
-    if position + 1 >= len(new_pages):
-        catalog().store.save_answers(t["patient"], response["id"], _actor(), {}, page=len(new_pages))
+    if resume_at >= len(new_pages):
         return redirect(url_for("patient.review", qid=qid))
-    catalog().store.save_answers(t["patient"], response["id"], _actor(), {}, page=position + 1)
-    return redirect(url_for("patient.page", qid=qid, n=position + 1))
+    return redirect(url_for("patient.page", qid=qid, n=resume_at))
 
 
 def _review_rows(q: Questionnaire, answers: dict[str, Any], lang: str) -> list[dict[str, Any]]:
