@@ -16,7 +16,7 @@ Statistics, stated in the report as here:
   original rule, as R's ``wilcox.test`` and SPSS). With no ties among the remaining
   differences the exact null distribution is used (n <= 50); with ties and n <= 15 the exact
   conditional distribution, by enumerating all 2^n sign patterns of the tied ranks (scipy's
-  permutation method, exhaustive); otherwise the normal approximation with the tie
+  ``permutation_test``, exhaustive); otherwise the normal approximation with the tie
   correction and no continuity correction. A small open-label study is exactly where a normal
   approximation misleads, hence exact p-values up to the size of such a study.
   Differences are compared at 1e-9 so that float noise (55.3 - 42.1) does not split a tie.
@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Iterable
 
@@ -62,9 +62,10 @@ ENZYME_UNITS: dict[str, tuple[str, float]] = {
 UNIT_TEXT: dict[str, dict[str, str] | None] = {"xULN": None, "mm": {"sv": "mm", "en": "mm"},
                                                 "cm": {"sv": "cm", "en": "cm"}, "%": {"sv": "%", "en": "%"}}
 
-CHART_WIDTH = 560
-CHART_HEIGHT = 230
-CHART_MARGIN = {"left": 56, "right": 18, "top": 14, "bottom": 48}
+# Drawn at about 85 mm wide in print: 14 user units of text are then about 8 pt.
+CHART_WIDTH = 470
+CHART_HEIGHT = 260
+CHART_MARGIN = {"left": 54, "right": 14, "top": 12, "bottom": 52}
 
 
 # --------------------------------------------------------------------------- statistics
@@ -107,13 +108,22 @@ def signed_rank(differences: Iterable[float]) -> SignedRank:
     if n == 0:
         return SignedRank(int(d.size), 0, None, None, "none")
     ties = np.unique(np.abs(nonzero)).size < n
-    if not ties and n <= EXACT_MAX_N:
-        method, how = "exact", "exact"
-    elif ties and n <= EXACT_WITH_TIES_MAX_N:
-        method, how = "exact_conditional", stats.PermutationMethod(n_resamples=2 ** n)
-    else:
-        method, how = "normal", "asymptotic"
-    result = stats.wilcoxon(nonzero, zero_method="wilcox", correction=False, alternative="two-sided", method=how)
+    if ties and n <= EXACT_WITH_TIES_MAX_N:
+        # The distribution of T+ over all 2^n sign patterns of these (mid-)ranks: what
+        # wilcoxon(method=PermutationMethod()) computes, with the statistic vectorized (~100x faster).
+        ranks = stats.rankdata(np.abs(nonzero))
+
+        def t_plus(x: np.ndarray, axis: int = -1) -> np.ndarray:
+            return np.sum(np.where(x > 0, ranks, 0.0), axis=axis)
+
+        result = stats.permutation_test((nonzero,), t_plus, permutation_type="samples", vectorized=True,
+                                        n_resamples=np.inf, alternative="two-sided")
+        t = float(result.statistic)
+        return SignedRank(int(d.size), n, min(t, float(ranks.sum()) - t), min(1.0, float(result.pvalue)),
+                          "exact_conditional")
+    method = "exact" if not ties and n <= EXACT_MAX_N else "normal"
+    result = stats.wilcoxon(nonzero, zero_method="wilcox", correction=False, alternative="two-sided",
+                            method="exact" if method == "exact" else "asymptotic")
     return SignedRank(int(d.size), n, float(result.statistic), min(1.0, float(result.pvalue)), method)
 
 
@@ -445,6 +455,11 @@ class _ScoreReader:
         values = {}
         order = self.order.setdefault(q.id, [])
         for s in score(q, response.get("answers") or {}):
+            if "repetitions" in s.extra:
+                # FI-2 tasks: the repetitions counted, as their labels say (the scale is % of the task's maximum).
+                reps = s.extra["repetitions"]
+                s = replace(s, value=None if reps is None else float(reps), unit=None, decimals=0,
+                            max=float(s.extra.get("max_repetitions") or s.max))
             k = (q.id, s.id)
             if k not in self.scales:
                 self.scales[k] = s
@@ -509,7 +524,7 @@ def _nice_max(value: float) -> float:
 
 def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[float | None]]) -> Spaghetti:
     m = CHART_MARGIN
-    inset = 26
+    inset = 34  # half a visit label, so the first and last labels stay inside the picture
     plot_w = CHART_WIDTH - m["left"] - m["right"] - 2 * inset
     plot_h = CHART_HEIGHT - m["top"] - m["bottom"]
     values = [v for s in series for v in s if v is not None]

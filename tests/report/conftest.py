@@ -104,6 +104,7 @@ def _core(values: dict[str, Any], forms: dict[str, dict], ukat: bool) -> dict[st
         "MMT": float(sum(values["mmt"])), "extramuscular": values["extramuscular"],
         "CK": forms["enzymes"]["CK"] * 60 if ukat else forms["enzymes"]["CK"],
         "FI2": sum(values["fi2"]) / (13 * 60) * 100,
+        "FI2_task": float(values["fi2"][0]),  # shoulder flexion, right: repetitions
     }
 
 
