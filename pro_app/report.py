@@ -703,9 +703,12 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
             unit = _text(UNIT_TEXT[unit_code], lang) if UNIT_TEXT[unit_code] else None
         else:
             unit = unit_code
+        label = _text(s.label, lang, k[1])
+        if unit and unit in label:
+            unit = None  # "FI-2 total, % of maximum" needs no "%" after it
         bounded = shown is None and not (unit_code or "").endswith("ULN")
         decimals = s.decimals if not shown else (2 if shown == "µkat/L" else 0)
-        return Measure(key=f"{k[0]}.{k[1]}", questionnaire=k[0], scale=k[1], label=_text(s.label, lang, k[1]),
+        return Measure(key=f"{k[0]}.{k[1]}", questionnaire=k[0], scale=k[1], label=label,
                        unit=unit, decimals=decimals, higher_is_better=s.higher_is_better, lo=s.min,
                        hi=s.max if bounded else None, core=core_of.get(k))
 
