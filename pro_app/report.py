@@ -335,7 +335,7 @@ class AdverseEvent:
     study_code: str
     visit_id: str
     visit_label: str
-    onset: str | None
+    onset: dt.date | None
     description: str
     severity: int | None
     relation: int | None
@@ -380,7 +380,7 @@ class Spaghetti:
     top: int
     bottom: int
     lines: list[str]  # "x,y x,y" per patient, broken where a visit has no value
-    points: list[tuple[float, float]]  # every value, so a single visit shows too
+    points: list[tuple[float, float]]  # values no line passes through, so a single visit shows too
     median_line: str
     median_points: list[dict[str, Any]]  # x, y, value, n
     x_labels: list[dict[str, Any]]  # x, text, n
@@ -553,7 +553,9 @@ def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[floa
         return out
 
     lines = [line for s in series for line in polylines(s)]
-    points = [(x_of(i), y_of(v)) for s in series for i, v in enumerate(s) if v is not None]
+    # A dot only where no line passes: a value with no value at the visit before or after it.
+    points = [(x_of(i), y_of(v)) for s in series for i, v in enumerate(s) if v is not None
+              and (i == 0 or s[i - 1] is None) and (i == len(s) - 1 or s[i + 1] is None)]
     medians: list[float | None] = []
     median_points = []
     for i in range(n_visits):
@@ -821,13 +823,20 @@ def _events(patient: dict[str, Any], visit: dict[str, Any], visit_label: str, re
     for e in recorded_events(response.get("answers") or {}):
         out.append(AdverseEvent(
             patient_id=patient["id"], study_code=patient["study_code"], visit_id=visit["id"],
-            visit_label=visit_label, onset=e.get("date") or None, description=str(e.get("description") or ""),
+            visit_label=visit_label, onset=_date(e.get("date")), description=str(e.get("description") or ""),
             severity=_int(e.get("severity")), relation=_int(e.get("relation")),
             serious=str(e.get("serious")) == "1", withdrawn=_int(e.get("action")) == WITHDRAWN))
     return out
 
 
 WITHDRAWN = 4  # the adverse event form's "action taken with the study drug": drug withdrawn
+
+
+def _date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None  # never a crash on a stored value the form would not accept today
 
 
 def _int(value: Any) -> int | None:
