@@ -255,3 +255,33 @@ def test_a_data_cut_before_the_visits_leaves_them_out(trial):
     assert early.groups == [] and early.plots == [] and early.dataset[1]
     assert {c.state for row in early.grid for c in row.cells} <= {"missed", "overdue", "due", "not_yet_due"}
 
+
+
+def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp_path):
+    import random
+
+    from benchmarks.seed import sample_answers
+    from pro_app import create_app
+    from pro_app.studies import enroll
+
+    app = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True, "SESSION_COOKIE_SECURE": False})
+    cat, study = app.extensions["pro_app"], app.extensions["pro_app.studies"]["anakinra"]
+    rng = random.Random(7)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    for n in (1, 2):
+        patient = cat.store.create_patient(f"A{n}", "test", study="anakinra")
+        enroll(cat.store, patient["id"], study, today - dt.timedelta(days=40), "test")
+        for visit in cat.store.list_visits(patient["id"])[:2]:
+            for qid in ("map", "sf36"):
+                response = cat.store.start_response(patient["id"], visit["id"], cat.get(qid), "test", "sv")
+                cat.store.save_answers(patient["id"], response["id"], "test", sample_answers(cat.get(qid), rng))
+                cat.store.complete_response(patient["id"], response["id"], "test")
+    with app.test_request_context():
+        report = build_report(cat, study, "sv", today)
+    titles = [g.title for g in report.groups]
+    assert titles == ["MAP", "SF-36"]
+    rows = _rows(report)
+    for key in ("sf36.PCS", "sf36.MCS", "sf36.PF", "map.MAP_total"):
+        assert [c.level.n for c in rows[key].cells] == [2, 2, 0, 0, 0], key
+        assert rows[key].cells[1].change.n == 2
+    assert rows["sf36.PCS"].measure.label == "Fysisk summaskala"  # the scorer's Swedish label, not its id
