@@ -198,6 +198,65 @@ def score(questionnaire_id: str, answers_file: str) -> None:
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
+# ---------------------------------------------------------------- texts for translators
+
+
+@main.group(help="Every text a person sees, to a spreadsheet (CSV: path, sv, en) and back into the YAML.")
+def texts() -> None:
+    pass
+
+
+@texts.command("export", help="Write every text of a questionnaire file as CSV, one row per text.")
+@click.argument("yaml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="CSV file to write ('-' for standard output).")
+def texts_export(yaml_file: str, out: str) -> None:
+    from .definitions import DefinitionErrors, load_file
+    from .texts import TextImportError, export_rows, write_csv
+
+    try:
+        rows = export_rows(yaml_file)
+    except (TextImportError, DefinitionErrors) as exc:
+        raise click.ClickException(str(exc))
+    try:
+        load_file(yaml_file)
+    except DefinitionErrors as exc:  # a draft with texts still to translate is what translators get
+        click.echo(f"note: {yaml_file} is not valid yet ({len(exc.errors)} problem(s)); the texts are exported "
+                   "anyway, and the import checks the result", err=True)
+    if out == "-":
+        write_csv(rows, sys.stdout)
+        return
+    try:
+        with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+            write_csv(rows, fh)
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}")
+    empty = sum(1 for r in rows for text in r.texts.values() if not text)
+    click.echo(f"wrote {len(rows)} text(s) to {out}" + (f"; {empty} cell(s) still to translate" if empty else ""),
+               err=True)
+
+
+@texts.command("import", help="Write the texts of a CSV back into the questionnaire file, keeping its comments, "
+                              "order and layout. Nothing is written unless every row fits and the result is valid.")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("yaml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check and list the changes; write nothing.")
+def texts_import(csv_file: str, yaml_file: str, dry_run: bool) -> None:
+    from .definitions import DefinitionErrors
+    from .texts import TextImportError, import_rows, read_csv
+
+    try:
+        result = import_rows(read_csv(csv_file), yaml_file, source=csv_file, dry_run=dry_run)
+    except (TextImportError, DefinitionErrors) as exc:
+        for line in str(exc).splitlines():
+            click.echo(line, err=True)
+        sys.exit(1)
+    for path, lang, _text in result.changed:
+        click.echo(f"  {path} ({lang})")
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{yaml_file}: {verb} {len(result.changed)} text(s)")
+
+
 # ---------------------------------------------------------------- staff
 
 
