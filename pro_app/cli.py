@@ -154,11 +154,22 @@ def diff(old: str, new: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-@main.command(help="Print the JSON Schema of a questionnaire file (for editors).")
-def schema() -> None:
+@main.command(help="Print the JSON Schema of a questionnaire file, for editors; the shipped copy is "
+                    "questionnaires/questionnaire.schema.json, named in each file's first line.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="File to write ('-' for standard output).")
+def schema(out: str) -> None:
     from .definitions import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}")
+    click.echo(f"wrote {out}", err=True)
 
 
 @main.command(help="Score answers (JSON: item id -> code or value) and print the scores as JSON.")
