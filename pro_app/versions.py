@@ -39,7 +39,7 @@ from .definitions import (
 )
 
 __all__ = ["Change", "compare", "required_bump", "parse_version", "next_version", "check_version", "BUMPS",
-           "describe_condition", "stored_definitions"]
+           "describe_condition", "stored_definitions", "VersionUse", "version_usage"]
 
 Bump = Literal["patch", "minor", "major"]
 BUMPS: tuple[Bump, ...] = ("patch", "minor", "major")
@@ -370,3 +370,41 @@ def stored_definitions(snapshots: list[dict[str, Any]]) -> tuple[list[Questionna
         models.append(model.model_copy(update={"definition_hash": snapshot["hash"],
                                                "source_file": f"(stored {str(snapshot['hash'])[:19]})"}))
     return models, unreadable
+
+
+@dataclass
+class VersionUse:
+    """One definition of a questionnaire and the responses answered against it."""
+
+    version: str
+    hash: str
+    responses: int = 0
+    completed: int = 0
+    active: bool = False  # the definition the app loads now
+    shared_version: bool = False  # another stored definition has the same version number
+
+
+def version_usage(questionnaires: Iterable[Questionnaire], snapshots: Iterable[dict[str, Any]],
+                  responses: Iterable[dict[str, Any]]) -> dict[str, list[VersionUse]]:
+    """Per questionnaire id: every definition in use or stored, newest version first, with response counts."""
+    table: dict[str, dict[str, VersionUse]] = {}
+
+    def entry(qid: str, version: str, digest: str) -> VersionUse:
+        return table.setdefault(qid, {}).setdefault(digest, VersionUse(str(version), digest))
+
+    for q in questionnaires:
+        entry(q.id, q.version, q.definition_hash).active = True
+    for snapshot in snapshots:
+        entry(snapshot["id"], snapshot["version"], snapshot["hash"])
+    for response in responses:
+        use = entry(response["questionnaire"], response["version"], response["definition_hash"])
+        use.responses += 1
+        use.completed += response.get("status") == "completed"
+    out: dict[str, list[VersionUse]] = {}
+    for qid, uses in table.items():
+        rows = sorted(uses.values(), key=lambda u: (u.active, parse_version(u.version) or (-1, -1, -1)), reverse=True)
+        same = [parse_version(row.version) or row.version for row in rows]  # "1.0" and "1.0.0" are one version
+        for row, key in zip(rows, same):
+            row.shared_version = same.count(key) > 1
+        out[qid] = rows
+    return out
