@@ -209,6 +209,29 @@ def score(questionnaire_id: str, answers_file: str) -> None:
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
+@main.command(help="Preview a questionnaire file as the tablet shows it, with live scores and skip logic; the "
+                    "page reloads when the file is saved. Nothing is stored in any data folder.")
+@click.argument("yaml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this computer only by default).")
+@click.option("--port", default=5050, show_default=True, type=int, help="Port (0: any free port).")
+def preview(yaml_file: str, host: str, port: int) -> None:
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from .preview import create_preview_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per poll
+    server = make_server(host, port, create_preview_app(yaml_file), threaded=True)
+    click.echo(f"Previewing {yaml_file} on http://{host}:{server.server_port}/ (Ctrl+C stops it; nothing is stored)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 # ---------------------------------------------------------------- texts for translators
 
 
