@@ -153,6 +153,13 @@ class _Diff:
             self.add(bump, where, f"{name} {old!r} -> {new!r}")
 
 
+def _matched(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[tuple[str, Any, Any]], list[str], bool]:
+    """``(key, old or None, new)`` in the new file's order, the keys removed, and whether the kept ones moved."""
+    pairs = [(key, old.get(key), value) for key, value in new.items()]
+    removed = [key for key in old if key not in new]
+    return pairs, removed, [k for k in old if k in new] != [k for k in new if k in old]
+
+
 def _options(item: Any, q: Questionnaire) -> list[Option] | None:
     if isinstance(item, WithOptions):
         return item.option_list(q)
@@ -212,17 +219,15 @@ def _compare_item(diff: _Diff, old: Any, new: Any, old_q: Questionnaire, new_q: 
     if old_options is not None and new_options is not None:
         _compare_options(diff, where, old_options, new_options)
     if isinstance(old, Grid):
-        old_rows = {r.id: r for r in old.rows}
-        new_rows = {r.id: r for r in new.rows}
-        for row_id, row in old_rows.items():
-            if row_id not in new_rows:
-                diff.add("major", f"{where} row {row_id}", f"removed ({_short(row.text.get('en'))})")
-            else:
-                diff.text(f"{where} row {row_id}", "text", row.text, new_rows[row_id].text)
-        for row_id, row in new_rows.items():
-            if row_id not in old_rows:
+        rows, removed, reordered = _matched({r.id: r for r in old.rows}, {r.id: r for r in new.rows})
+        for row_id, before, row in rows:
+            if before is None:
                 diff.add("minor", f"{where} row {row_id}", f"added ({_short(row.text.get('en'))})")
-        if [r for r in old_rows if r in new_rows] != [r for r in new_rows if r in old_rows]:
+            else:
+                diff.text(f"{where} row {row_id}", "text", before.text, row.text)
+        for row_id in removed:
+            diff.add("major", f"{where} row {row_id}", f"removed ({_short(next(r for r in old.rows if r.id == row_id).text.get('en'))})")
+        if reordered:
             diff.add("patch", where, "rows reordered")
 
 
@@ -241,60 +246,51 @@ def compare(old: Questionnaire, new: Questionnaire) -> list[Change]:
     if old.source != new.source:
         diff.add("patch", top, "source changed")
 
-    old_pages = {p.id: p for p in old.pages}
-    new_pages = {p.id: p for p in new.pages}
-    for page_id, page in new_pages.items():
+    pages, removed, reordered = _matched({p.id: p for p in old.pages}, {p.id: p for p in new.pages})
+    for page_id, before, page in pages:
         where = f"page {page_id}"
-        if page_id not in old_pages:
+        if before is None:
             diff.add("minor", where, "added")
             continue
-        before = old_pages[page_id]
         diff.text(where, "title", before.title, page.title)
         diff.text(where, "intro", before.intro, page.intro)
         if before.show_if != page.show_if:
             diff.add("minor", where, f"skip logic: {describe_condition(before.show_if)} -> {describe_condition(page.show_if)}")
-    for page_id in old_pages:
-        if page_id not in new_pages:
-            diff.add("minor", f"page {page_id}", "removed (its items are listed one by one)")
-    if [p for p in old_pages if p in new_pages] != [p for p in new_pages if p in old_pages]:
+    for page_id in removed:
+        diff.add("minor", f"page {page_id}", "removed (its items are listed one by one)")
+    if reordered:
         diff.add("minor", top, "pages reordered")
 
-    old_items = {item.id: (item, page.id) for page in old.pages for item in page.items}
-    new_items = {item.id: (item, page.id) for page in new.pages for item in page.items}
-    for item_id, (item, page_id) in new_items.items():
-        if item_id not in old_items:
+    items, removed, reordered = _matched({i.id: (i, p.id) for p in old.pages for i in p.items},
+                                         {i.id: (i, p.id) for p in new.pages for i in p.items})
+    for item_id, before, (item, page_id) in items:
+        if before is None:
             diff.add("minor", f"item {item_id}", f"added ({item.type}) on page {page_id}: {_short(item.text.get('en'))}")
             continue
-        before, before_page = old_items[item_id]
-        if before_page != page_id:
-            diff.add("minor", f"item {item_id}", f"moved from page {before_page} to page {page_id}")
-        _compare_item(diff, before, item, old, new)
-    for item_id, (item, _page) in old_items.items():
-        if item_id not in new_items:
-            diff.add("major", f"item {item_id}", f"removed ({item.type}): {_short(item.text.get('en'))}")
-    order_old = [i for i in old_items if i in new_items]
-    order_new = [i for i in new_items if i in old_items]
-    if order_old != order_new:
+        if before[1] != page_id:
+            diff.add("minor", f"item {item_id}", f"moved from page {before[1]} to page {page_id}")
+        _compare_item(diff, before[0], item, old, new)
+    for item_id in removed:
+        gone = old.item(item_id)
+        diff.add("major", f"item {item_id}", f"removed ({gone.type}): {_short(gone.text.get('en'))}")
+    if reordered:
         diff.add("minor", top, "items reordered")
 
     diff.value("major", "scoring", "scorer", old.scoring.scorer, new.scoring.scorer)
     if old.scoring.options != new.scoring.options:
         diff.add("major", "scoring", f"options {old.scoring.options!r} -> {new.scoring.options!r}")
-    old_scales = {s.id: s for s in old.scoring.scales}
-    new_scales = {s.id: s for s in new.scoring.scales}
-    for scale_id, scale in new_scales.items():
+    scales, removed, _reordered = _matched({x.id: x for x in old.scoring.scales}, {x.id: x for x in new.scoring.scales})
+    for scale_id, before, scale in scales:
         where = f"scale {scale_id}"
-        if scale_id not in old_scales:
+        if before is None:
             diff.add("minor", where, "added")
             continue
-        before = old_scales[scale_id]
         diff.text(where, "label", before.label, scale.label)
         rule_old, rule_new = _scale_rule(before), _scale_rule(scale)
         for name in rule_new:
             diff.value("major", where, name, rule_old.get(name), rule_new[name])
-    for scale_id in old_scales:
-        if scale_id not in new_scales:
-            diff.add("major", f"scale {scale_id}", "removed")
+    for scale_id in removed:
+        diff.add("major", f"scale {scale_id}", "removed")
     return diff.changes
 
 

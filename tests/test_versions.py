@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -239,3 +240,13 @@ def test_validate_against_a_data_folder_refuses_a_change_in_meaning_under_the_sa
     snapshot = next((data / "definitions").glob("*.json"))
     result = runner.invoke(main, ["diff", str(snapshot), str(old)])
     assert result.exit_code == 0 and '  patch  questionnaire: title (en) "Mood" -> "Mood today"' in result.output
+
+
+def test_grid_rows_are_answers_of_their_own():
+    fixture = (Path(__file__).parent / "fixtures" / "all_types.yaml").read_text(encoding="utf-8")
+    new = fixture.replace('- {id: stand, text: {sv: "resa dig?", en: "stand up?"}}',
+                          '- {id: walk, text: {sv: "gå?", en: "walk?"}}').replace("items: [dress, stand]", "items: [dress]")
+    found = {(c.bump, c.where, c.what) for c in compare(load_text(fixture), load_text(new))}
+    assert ("major", "item daily row stand", 'removed ("stand up?")') in found
+    assert ("minor", "item daily row walk", 'added ("walk?")') in found
+    assert ("major", "scale function", "items ['dress', 'stand'] -> ['dress']") in found

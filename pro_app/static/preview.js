@@ -64,7 +64,7 @@
   }
 
   function refreshPanel() {
-    var panel = document.getElementById("panel");
+    var panel = document.getElementById("panel-live");
     if (!panel) { return; }
     fetch(body.dataset.panelUrl, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) { return response.ok ? response.text() : null; })
