@@ -224,6 +224,8 @@ def preview(yaml_file: str, host: str, port: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per poll
     server = make_server(host, port, create_preview_app(yaml_file), threaded=True)
     click.echo(f"Previewing {yaml_file} on http://{host}:{server.server_port}/ (Ctrl+C stops it; nothing is stored)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: anyone who can reach {host} can use this preview; it has no login", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

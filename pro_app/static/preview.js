@@ -95,6 +95,14 @@
       .then(function () { window.setTimeout(poll, 800); });
   }
 
+  // "Start over": the frames start from the first page again.
+  var reset = document.querySelector("form.reset");
+  if (reset) {
+    reset.addEventListener("submit", function () {
+      try { sessionStorage.removeItem(STORE); } catch (e) { /* private mode */ }
+    });
+  }
+
   window.addEventListener("resize", fit);
   fit();
   window.setTimeout(poll, 800);

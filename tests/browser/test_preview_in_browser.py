@@ -1,6 +1,7 @@
 """`pro-app preview` as an author uses it: the real command, chromium, and a YAML file edited on disk."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -8,8 +9,6 @@ import threading
 
 import pytest
 from playwright.sync_api import expect
-
-from browser.conftest import CHROMIUM_ARGS  # noqa: F401  (the browser fixture launches with them)
 
 pytestmark = pytest.mark.browser
 
@@ -86,11 +85,11 @@ def author(browser):
     context.close()
 
 
-def test_preview_fills_in_scores_live_and_follows_the_file_on_disk(tmp_path, author, monkeypatch):
+def test_preview_fills_in_scores_live_and_follows_the_file_on_disk(tmp_path, author):
     yaml_file = tmp_path / "grip_check.yaml"
     yaml_file.write_text(DRAFT, encoding="utf-8")
     data = tmp_path / "data"
-    env = {**__import__("os").environ, "PRO_APP_DATA_DIR": str(data), "PRO_APP_DEFAULT_LANGUAGE": "sv"}
+    env = {**os.environ, "PRO_APP_DATA_DIR": str(data), "PRO_APP_DEFAULT_LANGUAGE": "sv"}
     preview = Preview(yaml_file, env)
     try:
         page = author
@@ -140,7 +139,7 @@ def test_preview_fills_in_scores_live_and_follows_the_file_on_disk(tmp_path, aut
 def test_preview_shows_both_languages_side_by_side_on_the_same_page(tmp_path, author):
     yaml_file = tmp_path / "grip_check.yaml"
     yaml_file.write_text(DRAFT, encoding="utf-8")
-    preview = Preview(yaml_file, {**__import__("os").environ, "PRO_APP_DATA_DIR": str(tmp_path / "data")})
+    preview = Preview(yaml_file, {**os.environ, "PRO_APP_DATA_DIR": str(tmp_path / "data")})
     try:
         page = author
         page.goto(preview.url + "?view=both")
@@ -152,5 +151,10 @@ def test_preview_shows_both_languages_side_by_side_on_the_same_page(tmp_path, au
         # The Swedish frame moved on to the review step; the English one follows.
         expect(sv.locator("h1")).to_have_text("Kontrollera dina svar")
         expect(en.locator("h1")).to_have_text("Check your answers")
+        # Start over: no answers, and both frames back on the first page.
+        page.get_by_role("button", name="Börja om").click()
+        expect(sv.locator("#item-jar legend")).to_have_text("öppna en burk?")
+        expect(en.locator("#item-aids input[value='0']")).not_to_be_checked()
+        expect(page.locator("#scores")).to_contain_text("0 av 3 visade frågor är besvarade.")
     finally:
         preview.stop()
