@@ -11,6 +11,7 @@ from flask import Blueprint, render_template
 from .auth import staff_required
 from .catalog import catalog
 from .versions import version_usage
+from .web import current_language
 
 __all__ = ["bp"]
 
@@ -25,7 +26,8 @@ def questionnaires():
     responses = (r for patient in store.list_patients() for r in store.list_responses(patient["id"]))
     snapshots = store.definition_snapshots()
     usage = version_usage(cat.questionnaires.values(), snapshots, responses)
-    active = sorted(cat.questionnaires.values(), key=lambda q: (q.audience != "patient", q.title.sv))
+    lang = current_language()
+    active = sorted(cat.questionnaires.values(), key=lambda q: (q.audience != "patient", q.title.get(lang)))
     earlier = {}  # stored definitions of questionnaires the app no longer loads, titled from the stored copy
     for snapshot in snapshots:
         if snapshot["id"] not in cat.questionnaires:
