@@ -35,14 +35,19 @@ def _questionnaires() -> dict:
 # ---------------------------------------------------------------- questionnaires
 
 
-@main.command(help="Check questionnaire YAML files; every error as file:line: where: what.")
+@main.command(help="Check questionnaire YAML files; every error as file:line: where: what. With a data folder "
+                    "(--data, or PRO_APP_DATA_DIR), also check each version against the definitions answered there.")
 @click.argument("paths", nargs=-1, type=click.Path())
-def validate(paths: tuple[str, ...]) -> None:
+@click.option("--data", "data", type=click.Path(file_okay=False), envvar="PRO_APP_DATA_DIR",
+              help="Data folder whose stored definitions the versions are checked against.")
+def validate(paths: tuple[str, ...], data: str | None) -> None:
     targets = list(paths) or [str(config.questionnaire_dir())]
     missing = [p for p in targets if not Path(p).exists()]
     for p in missing:
         click.echo(f"{p}:1: file: no such file or folder", err=True)
     questionnaires, errors = validate_paths([p for p in targets if p not in missing])
+    if data:
+        errors += _version_errors(questionnaires, Path(data))
     for error in errors:
         click.echo(str(error), err=True)
     if errors or missing:
@@ -59,11 +64,112 @@ def validate(paths: tuple[str, ...]) -> None:
         )
 
 
-@main.command(help="Print the JSON Schema of a questionnaire file (for editors).")
-def schema() -> None:
+def _version_errors(questionnaires: dict, data: Path) -> list:
+    """Each questionnaire's version against the definitions stored in ``data`` (the rule: pro_app/versions.py)."""
+    from .definitions import DefinitionError
+    from .storage import Store
+    from .versions import check_version, stored_definitions
+
+    if not (data / "definitions").is_dir():
+        click.echo(f"no stored definitions in {data}: versions not checked")
+        return []
+    stored, unreadable = stored_definitions(Store(data).definition_snapshots())
+    for digest in unreadable:
+        click.echo(f"warning: {data}/definitions: the stored definition {digest} cannot be read", err=True)
+    errors = []
+    for q in questionnaires.values():
+        for problem in check_version(q, stored):
+            errors.append(DefinitionError(q.source_file, _line_of_key(q.source_file, "version"), "version", problem))
+    click.echo(f"versions checked against {len(stored)} stored definition(s) in {data}")
+    return errors
+
+
+def _line_of_key(file: str, key: str) -> int:
+    """The line of a top-level key in a YAML file (1 when it cannot be found)."""
+    try:
+        lines = Path(file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    return next((n for n, line in enumerate(lines, 1) if line.startswith(f"{key}:")), 1)
+
+
+def _definition(path: str):
+    """A questionnaire YAML file, or a stored definition (``definitions/<hash>.json`` of a data folder)."""
+    from .definitions import load_file
+    from .versions import stored_definitions
+
+    if path.endswith(".json"):
+        try:
+            snapshot = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{path}: cannot read: {exc}") from None
+        models, _unreadable = stored_definitions([snapshot] if isinstance(snapshot, dict) else [])
+        if not models:
+            raise click.ClickException(f"{path}: not a stored questionnaire definition")
+        return models[0]
+    return load_file(path)
+
+
+@main.command(help="List what changed between two versions of a questionnaire (YAML files, or a stored "
+                   "definitions/<hash>.json) and whether NEW's version number is raised enough for it. "
+                   "Exit status: 0 fine, 1 version not raised enough, 2 a file is invalid.")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def diff(old: str, new: str, as_json: bool) -> None:
+    from .definitions import DefinitionErrors
+    from .versions import check_version, compare, required_bump
+
+    models = []
+    for path in (old, new):
+        try:
+            models.append(_definition(path))
+        except DefinitionErrors as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            sys.exit(2)
+    before, after = models
+    changes = compare(before, after)
+    bump = required_bump(changes)
+    problems = [] if before.id != after.id else check_version(after, [before], place=f"by {old}")
+    if as_json:
+        click.echo(json.dumps({
+            "old": {"id": before.id, "version": before.version, "hash": before.definition_hash},
+            "new": {"id": after.id, "version": after.version, "hash": after.definition_hash},
+            "needs": bump, "changes": [c.as_dict() for c in changes], "problems": problems,
+        }, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"{before.id} {before.version} -> {after.id} {after.version}")
+        if before.definition_hash == after.definition_hash:
+            click.echo("  no differences (the same definition; comments and layout do not count)")
+        elif not changes:
+            click.echo("  no differences in content (only in how the file is written)")
+        for change in changes:
+            click.echo(f"  {change.bump:<5}  {change}")
+        for problem in problems:
+            click.echo(f"{new}:{_line_of_key(new, 'version')}: version: {problem}", err=True)
+        if bump and not problems:
+            click.echo(f"needs a {bump} version change; {before.version} -> {after.version} is enough")
+    if problems:
+        sys.exit(1)
+
+
+@main.command(help="Print the JSON Schema of a questionnaire file, for editors; the shipped copy is "
+                    "questionnaires/questionnaire.schema.json, named in each file's first line.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="File to write ('-' for standard output).")
+def schema(out: str) -> None:
     from .definitions import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}")
+    click.echo(f"wrote {out}", err=True)
 
 
 @main.command(help="Score answers (JSON: item id -> code or value) and print the scores as JSON.")
@@ -101,6 +207,90 @@ def score(questionnaire_id: str, answers_file: str) -> None:
         "scales": [s.as_dict() for s in scales],
     }
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@main.command(help="Preview a questionnaire file as the tablet shows it, with live scores and skip logic; the "
+                    "page reloads when the file is saved. Nothing is stored in any data folder.")
+@click.argument("yaml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this computer only by default).")
+@click.option("--port", default=5050, show_default=True, type=int, help="Port (0: any free port).")
+def preview(yaml_file: str, host: str, port: int) -> None:
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from .preview import create_preview_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per poll
+    server = make_server(host, port, create_preview_app(yaml_file), threaded=True)
+    click.echo(f"Previewing {yaml_file} on http://{host}:{server.server_port}/ (Ctrl+C stops it; nothing is stored)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: anyone who can reach {host} can use this preview; it has no login", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+# ---------------------------------------------------------------- texts for translators
+
+
+@main.group(help="Every text a person sees, to a spreadsheet (CSV: path, sv, en) and back into the YAML.")
+def texts() -> None:
+    pass
+
+
+@texts.command("export", help="Write every text of a questionnaire file as CSV, one row per text.")
+@click.argument("yaml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="CSV file to write ('-' for standard output).")
+def texts_export(yaml_file: str, out: str) -> None:
+    from .definitions import DefinitionErrors, load_file
+    from .texts import TextImportError, export_rows, write_csv
+
+    try:
+        rows = export_rows(yaml_file)
+    except (TextImportError, DefinitionErrors) as exc:
+        raise click.ClickException(str(exc))
+    try:
+        load_file(yaml_file)
+    except DefinitionErrors as exc:  # a draft with texts still to translate is what translators get
+        click.echo(f"note: {yaml_file} is not valid yet ({len(exc.errors)} problem(s)); the texts are exported "
+                   "anyway, and the import checks the result", err=True)
+    if out == "-":
+        write_csv(rows, sys.stdout)
+        return
+    try:
+        with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+            write_csv(rows, fh)
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}")
+    empty = sum(1 for r in rows for text in r.texts.values() if not text)
+    click.echo(f"wrote {len(rows)} text(s) to {out}" + (f"; {empty} cell(s) still to translate" if empty else ""),
+               err=True)
+
+
+@texts.command("import", help="Write the texts of a CSV back into the questionnaire file, keeping its comments, "
+                              "order and layout. Nothing is written unless every row fits and the result is valid.")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("yaml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check and list the changes; write nothing.")
+def texts_import(csv_file: str, yaml_file: str, dry_run: bool) -> None:
+    from .definitions import DefinitionErrors
+    from .texts import TextImportError, import_rows, read_csv
+
+    try:
+        result = import_rows(read_csv(csv_file), yaml_file, source=csv_file, dry_run=dry_run)
+    except (TextImportError, DefinitionErrors) as exc:
+        for line in str(exc).splitlines():
+            click.echo(line, err=True)
+        sys.exit(1)
+    for path, lang, _text in result.changed:
+        click.echo(f"  {path} ({lang})")
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{yaml_file}: {verb} {len(result.changed)} text(s)")
 
 
 # ---------------------------------------------------------------- staff

@@ -733,4 +733,5 @@ def json_schema() -> dict[str, Any]:
     schema = Questionnaire.model_json_schema(by_alias=True)
     schema["properties"].pop("definition_hash", None)
     schema["properties"].pop("source_file", None)
-    return schema
+    # Editors (yaml-language-server) pick the dialect from $schema; the title names the file type.
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "pro-app questionnaire"}

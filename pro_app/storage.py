@@ -410,6 +410,11 @@ class Store:
         path = self.root / "definitions" / (definition_hash.split(":")[-1] + ".json")
         return AtomicJSONStorage(path).read()
 
+    def definition_snapshots(self) -> list[dict[str, Any]]:
+        """Every stored definition (``{id, version, hash, definition}``): what version checks compare against."""
+        found = (AtomicJSONStorage(path).read() for path in sorted((self.root / "definitions").glob("*.json")))
+        return [snapshot for snapshot in found if snapshot]
+
     # ------------------------------------------------------------------ staff users
 
     def create_user(self, username: str, password_hash: str, role: str, actor: str, display_name: str = "") -> dict[str, Any]:

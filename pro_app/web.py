@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 
 from .storage import NotFound, StorageError
 
-__all__ = ["init_app", "safe_next", "number", "current_language"]
+__all__ = ["init_app", "safe_next", "number", "current_language", "template_helpers", "CSP"]
 
 log = logging.getLogger("pro_app")
 
@@ -47,6 +47,16 @@ def number(value: Any, decimals: int = 1) -> str:
     return format_decimal(value, format=fmt)
 
 
+def template_helpers() -> dict[str, Any]:
+    """What every template may use; the preview app (preview.py) registers the same."""
+    return {
+        "lang": current_language(),
+        "number": number,
+        "format_date": format_date,
+        "format_datetime": format_datetime,
+    }
+
+
 def init_app(app: Flask) -> None:
     @app.route("/")
     def index():
@@ -63,14 +73,7 @@ def init_app(app: Flask) -> None:
             session["lang"] = lang
         return redirect(safe_next(request.form.get("next"), url_for("index")))
 
-    @app.context_processor
-    def template_helpers() -> dict[str, Any]:
-        return {
-            "lang": current_language(),
-            "number": number,
-            "format_date": format_date,
-            "format_datetime": format_datetime,
-        }
+    app.context_processor(template_helpers)
 
     @app.after_request
     def security_headers(response):
