@@ -17,7 +17,7 @@ from pro_app.config import questionnaire_dir
 from pro_app.definitions import Questionnaire, load_directory
 from pro_app.storage import new_id
 
-__all__ = ["VISIT_QUESTIONNAIRES", "SeededFolder", "load_questionnaires", "sample_answers", "seed_folder"]
+__all__ = ["VISIT_QUESTIONNAIRES", "SeededFolder", "load_questionnaires", "sample_answers", "seed_folder", "seed_study"]
 
 # What a typical follow-up visit asks of a myositis patient.
 VISIT_QUESTIONNAIRES = ("patient_global", "haq", "sf36", "fss", "mfi2")
@@ -122,3 +122,59 @@ def plain_tinydb_file(path: Path, folder: SeededFolder) -> int:
             docs[str(len(docs) + 1)] = doc
     path.write_text(json.dumps({"responses": docs}, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     return len(docs)
+
+
+def seed_study(root: Path, questionnaires: dict[str, Questionnaire], study: Any, *, patients: int,
+               baseline: datetime, seed: int = 1) -> list[dict[str, Any]]:
+    """``patients`` patients enrolled in ``study`` at ``baseline``, every visit of its schedule
+    answered with every form it plans (plausible random answers), in the store's format."""
+    from pro_app.studies import due_date
+
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "patients").mkdir(exist_ok=True)
+    (root / "definitions").mkdir(exist_ok=True)
+    wanted = {qid for v in study.visits for qid in list(v.questionnaires) + list(v.clinician_forms)}
+    qs = {qid: questionnaires[qid] for qid in sorted(wanted) if qid in questionnaires}
+    for q in qs.values():
+        (root / "definitions" / (q.definition_hash.split(":")[-1] + ".json")).write_text(json.dumps(
+            {"id": q.id, "version": q.version, "hash": q.definition_hash,
+             "definition": q.model_dump(mode="json", by_alias=True)}, ensure_ascii=False))
+    answer_pool = {qid: [sample_answers(q, rng) for _ in range(8)] for qid, q in qs.items()}
+    index: dict[str, Any] = {}
+    seeded = []
+    for p in range(patients):
+        pid = new_id()
+        patient = {"id": pid, "study_code": f"S-{p:04d}", "study": study.id, "created_at": _stamp(baseline, 0),
+                   "created_by": "staff:seed"}
+        index[str(p + 1)] = patient
+        seeded.append(patient)
+        visits: dict[str, Any] = {}
+        responses: dict[str, Any] = {}
+        for v, plan in enumerate(study.visits):
+            vid = new_id()
+            due = due_date(baseline.date(), plan.offset)
+            visits[str(v + 1)] = {
+                "id": vid, "patient": pid, "key": plan.key, "label": plan.label.model_dump(), "due": due.isoformat(),
+                "questionnaires": list(plan.questionnaires), "clinician_forms": list(plan.clinician_forms),
+                "created_at": _stamp(baseline, 0), "created_by": "staff:seed", "date": None, "study": study.id,
+                "window_days": plan.window_days,
+            }
+            for qid in list(plan.questionnaires) + list(plan.clinician_forms):
+                q = qs.get(qid)
+                if q is None:
+                    continue
+                at = _stamp(datetime.combine(due, datetime.min.time(), tzinfo=timezone.utc), len(responses) / 1000)
+                responses[str(len(responses) + 1)] = {
+                    "id": new_id(), "patient": pid, "visit": vid, "questionnaire": qid, "version": q.version,
+                    "definition_hash": q.definition_hash, "status": "completed",
+                    "answers": rng.choice(answer_pool[qid]), "item_meta": {}, "page": len(q.pages),
+                    "language": "sv", "started_at": at, "updated_at": at, "completed_at": at,
+                    "started_by": "staff:seed", "completed_by": "staff:seed",
+                }
+        (root / "patients" / f"{pid}.json").write_text(
+            json.dumps({"visits": visits, "responses": responses}, ensure_ascii=False, separators=(",", ":")),
+            encoding="utf-8")
+    (root / "index.json").write_text(json.dumps({"patients": index}, ensure_ascii=False, separators=(",", ":")),
+                                     encoding="utf-8")
+    return seeded

@@ -69,11 +69,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=get_locale)
     csrf.init_app(app)
 
-    from . import admin, auth, patient, staff, web
+    from . import admin, auth, patient, staff, study_pages, web
 
     web.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(patient.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(study_pages.bp)
     return app

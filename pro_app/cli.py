@@ -386,6 +386,49 @@ def export(fmt: str, out: str, lang: str) -> None:
     click.echo(f"wrote {out}", err=True)
 
 
+@main.command(help="The study report (where the study stands, cohort table, responders, tolerability, plots) "
+                    "as HTML or PDF, or its analysis dataset as CSV; the format follows --out's extension.")
+@click.argument("study_id")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="report.html, report.pdf or analysis.csv")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Data cut (YYYY-MM-DD): forms completed by the end of that day; default today.")
+@click.option("--link-base", default="", help="Address of pro-app (https://...) so the numbers link to the staff pages.")
+def report(study_id: str, out: str, lang: str, as_of, link_base: str) -> None:
+    from flask_babel import force_locale
+
+    from . import create_app
+    from .report import build_report
+    from .study_pages import render_report
+
+    fmt = Path(out).suffix.lower().lstrip(".")
+    if fmt not in ("html", "pdf", "csv"):
+        raise click.ClickException(f"{out}: the file name must end in .html, .pdf or .csv")
+    app = create_app()
+    known = app.extensions["pro_app.studies"]
+    if study_id not in known:
+        raise click.ClickException(f"unknown study '{study_id}' (known: {', '.join(sorted(known)) or 'none'})")
+    base = link_base.rstrip("/")
+
+    def visit_link(patient_id, visit_id):
+        return f"{base}/staff/patients/{patient_id}/visits/{visit_id}/summary" if base and visit_id else None
+
+    def patient_link(patient_id):
+        return f"{base}/staff/patients/{patient_id}" if base else None
+
+    with app.test_request_context(), force_locale(lang):
+        built = build_report(app.extensions["pro_app"], known[study_id], lang, as_of.date() if as_of else None)
+        body = render_report(built, fmt, visit_link, patient_link)
+    app.extensions["pro_app"].store.audit("cli", "export", "study-report", study_id, format=fmt,
+                                          as_of=built.as_of.isoformat())
+    try:
+        Path(out).write_bytes(body)
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}")
+    click.echo(f"wrote {out}: {built.patients} patient(s), data cut {built.as_of.isoformat()}", err=True)
+
+
 # ---------------------------------------------------------------- running
 
 

@@ -15,9 +15,11 @@ def test_quick_benchmarks_print_every_figure_as_json(tmp_path):
     assert run.returncode == 0, run.stderr
     figures = {f["figure"]: f for f in map(json.loads, run.stdout.splitlines())}
     assert set(figures) == {"save_scaling", "plain_tinydb_insert", "render_sf36_page", "score_sf36",
-                            "startup_memory", "load_http"}
+                            "startup_memory", "load_http", "study_report"}
     assert json.loads(out.read_text())["figures"] == list(figures.values())
     load = figures["load_http"]
     assert load["errors"] == [] and load["submitted"] == load["stored"] > 0
     assert load["lost"] == load["duplicates"] == 0
     assert figures["save_scaling"]["small"]["median_ms"] > 0
+    report = figures["study_report"]
+    assert report["csv_rows"] == report["patients"] * report["visits"] and report["report_s"] > 0

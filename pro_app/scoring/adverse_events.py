@@ -5,7 +5,7 @@ from typing import Any
 
 from . import Scale, is_answered, scorer
 
-__all__ = ["SLOTS", "RELATED_CODES", "score_adverse_events"]
+__all__ = ["SLOTS", "RELATED_CODES", "score_adverse_events", "recorded_events"]
 
 SLOTS = 5
 SEVERE_GRADE = 3  # CTCAE-like grades: 1 mild, 2 moderate, 3 severe, 4 life-threatening
@@ -47,6 +47,12 @@ def score_adverse_events(questionnaire: Any, answers: dict[str, Any]) -> list[Sc
     ]
 
 
+def recorded_events(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of one response as the scorer counts them: date, description, severity, relation,
+    serious and action (taken with the study drug), each as answered."""
+    return _events(answers)
+
+
 def _events(answers: dict[str, Any]) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     if str(answers.get("AE_any")) != "1":
@@ -54,7 +60,7 @@ def _events(answers: dict[str, Any]) -> list[dict[str, Any]]:
     for k in range(1, SLOTS + 1):
         if k > 1 and str(answers.get(f"AE{k - 1}_another")) != "1":
             break
-        fields = {f: answers.get(f"AE{k}_{f}") for f in ("date", "description", "severity", "relation", "serious")}
+        fields = {f: answers.get(f"AE{k}_{f}") for f in ("date", "description", "severity", "relation", "serious", "action")}
         if is_answered(fields["description"]):
             events.append(fields)
     return events

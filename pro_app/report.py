@@ -1,0 +1,901 @@
+"""The study's own tables: where a study stands and what its cohort shows (data only).
+
+One ``StudyReport`` per study and data cut, built from the store: the patients x visits grid
+(done, due, overdue, missed, not yet due), the cohort table (n, median, IQR of every score at
+every visit, change from baseline with the Wilcoxon signed-rank test), responders to the
+IMACS and 2016 ACR/EULAR criteria, tolerability, the geometry of the spaghetti plots, the
+analysis dataset (one row per patient-visit) and the listings every number links to.
+Templates (``report/``) draw it; numbers are formatted there, in the reader's language.
+
+Statistics, stated in the report as here:
+
+* Medians and quartiles with numpy's default ``linear`` method (Hyndman & Fan type 7, as R's
+  ``quantile`` default); computed on exact scores, rounded only for display.
+* Change from baseline: follow-up minus baseline per patient with both values; Wilcoxon
+  signed-rank test, two-sided, from scipy. Zero differences are discarded (Wilcoxon's
+  original rule, as R's ``wilcox.test`` and SPSS). With no ties among the remaining
+  differences the exact null distribution is used (n <= 50); with ties and n <= 15 the exact
+  conditional distribution, by enumerating all 2^n sign patterns of the tied ranks (scipy's
+  ``permutation_test``, exhaustive); otherwise the normal approximation with the tie
+  correction and no continuity correction. A small open-label study is exactly where a normal
+  approximation misleads, hence exact p-values up to the size of such a study.
+  Differences are compared at 1e-9 so that float noise (55.3 - 42.1) does not split a tie.
+* p-values are descriptive: not adjusted for the many measures and visits.
+
+Scores come from ``scoring.score`` (``Scale.value``) and the criteria from
+``outcomes.patient_outcomes``; the adapter to both is ``_ScoreReader`` and ``_responders``
+below, so a change there is a change in one place.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from scipy import stats
+
+from .catalog import Catalog
+from .scoring import Scale, score
+from .studies import Study
+
+__all__ = ["StudyReport", "build_report", "VISIT_STATES", "QUANTILE_METHOD", "signed_rank", "describe",
+           "analysis_csv", "AsOf"]
+
+VISIT_STATES = ("done", "due", "overdue", "missed", "not_yet_due")
+QUANTILE_METHOD = "linear"  # numpy's default: Hyndman & Fan type 7
+EXACT_WITH_TIES_MAX_N = 15
+EXACT_MAX_N = 50
+TIE_TOLERANCE_DECIMALS = 9
+# The primary outcome of the anakinra study (Zong M et al. Ann Rheum Dis 2014;73:913-20): FI-2.
+PRIMARY_OUTCOME = ("mfi2", "FI2_total")
+AE_SCORER = "adverse_events"
+# Enzyme units: stored code or shown text -> (shown text, factor to U/L). 1 µkat/L = 60 U/L
+# (1 U = 1 µmol/min = 1/60 µkat). Values are converted to one unit per enzyme before any statistic.
+ENZYME_UNITS: dict[str, tuple[str, float]] = {
+    "U_L": ("U/L", 1.0), "U/L": ("U/L", 1.0),
+    "ukat_L": ("µkat/L", 60.0), "µkat/L": ("µkat/L", 60.0),
+}
+UNIT_TEXT: dict[str, dict[str, str] | None] = {"xULN": None, "mm": {"sv": "mm", "en": "mm"},
+                                                "cm": {"sv": "cm", "en": "cm"}, "%": {"sv": "%", "en": "%"}}
+
+# Drawn at about 85 mm wide in print: 14 user units of text are then about 8 pt.
+CHART_WIDTH = 470
+CHART_HEIGHT = 260
+CHART_MARGIN = {"left": 54, "right": 14, "top": 12, "bottom": 52}
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class Summary:
+    """n, median and quartiles of one cell, and where its values came from."""
+
+    n: int
+    median: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+
+
+def describe(values: Iterable[float]) -> Summary:
+    a = np.asarray(list(values), dtype=float)
+    if a.size == 0:
+        return Summary(0)
+    q1, median, q3 = np.percentile(a, [25, 50, 75], method=QUANTILE_METHOD)
+    return Summary(int(a.size), float(median), float(q1), float(q3))
+
+
+@dataclass
+class SignedRank:
+    """Wilcoxon signed-rank test of paired differences: how it was computed and its result."""
+
+    n_pairs: int
+    n_nonzero: int
+    statistic: float | None
+    p: float | None
+    method: str  # exact | exact_conditional | normal | none
+
+
+def signed_rank(differences: Iterable[float]) -> SignedRank:
+    """Two-sided Wilcoxon signed-rank test; see the module docstring for the choices made."""
+    d = np.round(np.asarray(list(differences), dtype=float), TIE_TOLERANCE_DECIMALS)
+    nonzero = d[d != 0]
+    n = int(nonzero.size)
+    if n == 0:
+        return SignedRank(int(d.size), 0, None, None, "none")
+    ties = np.unique(np.abs(nonzero)).size < n
+    if ties and n <= EXACT_WITH_TIES_MAX_N:
+        # The distribution of T+ over all 2^n sign patterns of these (mid-)ranks: what
+        # wilcoxon(method=PermutationMethod()) computes, with the statistic vectorized (~100x faster).
+        ranks = stats.rankdata(np.abs(nonzero))
+
+        def t_plus(x: np.ndarray, axis: int = -1) -> np.ndarray:
+            return np.sum(np.where(x > 0, ranks, 0.0), axis=axis)
+
+        result = stats.permutation_test((nonzero,), t_plus, permutation_type="samples", vectorized=True,
+                                        n_resamples=np.inf, alternative="two-sided")
+        t = float(result.statistic)
+        return SignedRank(int(d.size), n, min(t, float(ranks.sum()) - t), min(1.0, float(result.pvalue)),
+                          "exact_conditional")
+    method = "exact" if not ties and n <= EXACT_MAX_N else "normal"
+    result = stats.wilcoxon(nonzero, zero_method="wilcox", correction=False, alternative="two-sided",
+                            method="exact" if method == "exact" else "asymptotic")
+    return SignedRank(int(d.size), n, float(result.statistic), min(1.0, float(result.pvalue)), method)
+
+
+# --------------------------------------------------------------------------- the data cut
+
+
+class AsOf:
+    """The store as it stood at the end of a day: later responses are not there yet.
+
+    Reads each patient's file once (the criteria ask for a visit's responses many times).
+    A response completed after the cut counts as in progress; one started after it does not exist.
+    """
+
+    def __init__(self, store: Any, cut: dt.date):
+        self._store = store
+        self.cut = cut.isoformat()
+        self._responses: dict[str, list[dict[str, Any]]] = {}
+        self._visits: dict[str, list[dict[str, Any]]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def list_visits(self, patient_id: str) -> list[dict[str, Any]]:
+        if patient_id not in self._visits:
+            self._visits[patient_id] = self._store.list_visits(patient_id)
+        return [dict(v) for v in self._visits[patient_id]]
+
+    def list_responses(self, patient_id: str, visit_id: str | None = None) -> list[dict[str, Any]]:
+        if patient_id not in self._responses:
+            kept = []
+            for r in self._store.list_responses(patient_id):
+                if (r.get("started_at") or "")[:10] > self.cut:
+                    continue
+                if r.get("status") == "completed" and (r.get("completed_at") or "")[:10] > self.cut:
+                    r = {**r, "status": "in_progress", "completed_at": None}
+                kept.append(r)
+            self._responses[patient_id] = kept
+        return [r for r in self._responses[patient_id] if visit_id is None or r["visit"] == visit_id]
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+@dataclass
+class FormState:
+    questionnaire: str
+    title: str
+    complete: bool
+
+
+@dataclass
+class VisitCell:
+    key: str
+    label: str
+    visit_id: str | None
+    due: dt.date | None
+    window_days: int | None
+    state: str  # one of VISIT_STATES
+    forms: list[FormState]
+    date: dt.date | None  # when its first form was completed
+
+    @property
+    def forms_done(self) -> int:
+        return sum(f.complete for f in self.forms)
+
+    @property
+    def missing(self) -> list[FormState]:
+        return [f for f in self.forms if not f.complete]
+
+    @property
+    def window_end(self) -> dt.date | None:
+        return self.due + dt.timedelta(days=self.window_days) if self.due and self.window_days is not None else None
+
+
+@dataclass
+class PatientRow:
+    patient_id: str
+    study_code: str
+    cells: list[VisitCell]
+
+
+@dataclass
+class VisitCount:
+    key: str
+    label: str
+    states: dict[str, int]
+    forms_missing: int  # forms not completed at visits that are done, due or overdue
+
+
+@dataclass
+class Overdue:
+    patient_id: str
+    study_code: str
+    cell: VisitCell
+    days_overdue: int
+
+
+def visit_state(today: dt.date, due: dt.date | None, window_days: int | None, forms_complete: int, forms: int) -> str:
+    """Where one visit stands on ``today``.
+
+    done: every form completed, or some completed and the window has closed (the visit took
+    place; its missing forms are listed). A window of ``window_days`` either side of the due
+    date: not yet due before it opens; due from its opening to the due date; overdue after the
+    due date while the window is open (no window: until it is done); missed once the window
+    has closed with nothing completed.
+    """
+    if forms and forms_complete == forms:
+        return "done"
+    if due is None:
+        return "done" if forms_complete else "due"
+    w = window_days
+    closed = w is not None and today > due + dt.timedelta(days=w)
+    if forms_complete and closed:
+        return "done"
+    if today < due - dt.timedelta(days=w or 0):
+        return "not_yet_due"
+    if today <= due:
+        return "due"
+    return "missed" if closed else "overdue"
+
+
+# --------------------------------------------------------------------------- the cohort table
+
+
+@dataclass
+class Measure:
+    """One score shown in the cohort table: a questionnaire's scale, in one unit."""
+
+    key: str  # "<questionnaire>.<scale>": the CSV column and the anchor of its listing
+    questionnaire: str
+    scale: str
+    label: str
+    unit: str | None  # as shown
+    decimals: int
+    higher_is_better: bool
+    lo: float
+    hi: float | None  # None: no natural upper bound (enzymes): charts fit the data
+    core: str | None = None  # the core set measure it stands for (outcomes.CORE_SET)
+    anchor: str = ""
+
+
+@dataclass
+class Cell:
+    """One cell of the cohort table: the visit's values and, after baseline, the change."""
+
+    level: Summary
+    change: Summary | None = None
+    test: SignedRank | None = None
+
+
+@dataclass
+class MeasureRow:
+    measure: Measure
+    cells: list[Cell]  # one per visit of the plan
+
+
+@dataclass
+class MeasureGroup:
+    title: str | None  # the questionnaire's title; None for the core set (the template names it)
+    rows: list[MeasureRow]
+    primary: bool = False
+    core: bool = False
+
+
+# --------------------------------------------------------------------------- responders
+
+
+@dataclass
+class ResponderRow:
+    patient_id: str
+    study_code: str
+    visit_id: str | None
+    state: str  # done, overdue or missed
+    imacs: bool | None
+    imacs_reason: str | None
+    tis_total: float | None
+    tis_category: str | None
+    tis_reason: str | None
+    missing: list[str]  # core set measures missing (the result may still be decided)
+
+
+@dataclass
+class ResponderCount:
+    key: str
+    label: str
+    anchor: str
+    imacs_met: int
+    imacs_evaluable: int
+    tis: dict[str, int]  # at least minimal / moderate / major
+    tis_evaluable: int
+    rows: list[ResponderRow]
+
+    @property
+    def not_evaluable(self) -> list[ResponderRow]:
+        return [r for r in self.rows if r.imacs is None or r.tis_category is None]
+
+
+TIS_LEVELS = ("minimal", "moderate", "major")
+# Patients counted at a visit: those whose visit has taken place or should have.
+COUNTED_STATES = ("done", "overdue", "missed")
+
+
+# --------------------------------------------------------------------------- tolerability
+
+
+@dataclass
+class AdverseEvent:
+    patient_id: str
+    study_code: str
+    visit_id: str
+    visit_label: str
+    onset: dt.date | None
+    description: str
+    severity: int | None
+    relation: int | None
+    serious: bool
+    withdrawn: bool
+
+
+@dataclass
+class Category:
+    code: int | None
+    label: str
+    events: int
+    patients: int
+
+
+@dataclass
+class Tolerability:
+    patients: int  # in the study
+    events: list[AdverseEvent]
+    patients_with_event: int
+    by_severity: list[Category]
+    by_relation: list[Category]
+    serious: Category
+    withdrawn: Category
+    related: Category
+    by_patient: list[dict[str, Any]]  # study code, patient id, counts
+    forms_completed: int
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+@dataclass
+class Spaghetti:
+    """Geometry of one spaghetti plot in SVG user units: a thin line per patient, the median bold."""
+
+    measure: Measure
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    lines: list[str]  # "x,y x,y" per patient, broken where a visit has no value
+    points: list[tuple[float, float]]  # values no line passes through, so a single visit shows too
+    median_line: str
+    median_points: list[dict[str, Any]]  # x, y, value, n
+    x_labels: list[dict[str, Any]]  # x, text, n
+    y_ticks: list[dict[str, Any]]  # y, value
+    tick_decimals: int
+    better_y: float
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass
+class DefinitionUsed:
+    title: str
+    version: str
+    fingerprint: str
+    responses: int
+
+
+@dataclass
+class StudyReport:
+    study_id: str
+    title: str
+    lang: str
+    as_of: dt.date
+    generated: dt.datetime
+    visits: list[dict[str, Any]]  # key, label, anchor
+    grid: list[PatientRow]
+    counts: list[VisitCount]
+    overdue: list[Overdue]
+    groups: list[MeasureGroup]
+    responders: list[ResponderCount]
+    tolerability: Tolerability
+    plots: list[Spaghetti]
+    listings: list[tuple[Measure, list[dict[str, Any]]]]  # per measure: rows of study code, patient, values
+    definitions: list[DefinitionUsed]
+    software: dict[str, str]
+    study_fingerprint: str
+    dataset: tuple[list[str], list[list[Any]]] = field(repr=False, default=([], []))
+
+    @property
+    def patients(self) -> int:
+        return len(self.grid)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _text(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
+    if not texts:
+        return fallback
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), fallback)
+
+
+class _ScoreReader:
+    """The one adapter to the scorers: each completed response scored once, values in one unit per scale."""
+
+    def __init__(self, cat: Catalog):
+        self.cat = cat
+        self.scales: dict[tuple[str, str], Scale] = {}  # the first seen, for labels and ranges
+        self.order: dict[str, list[str]] = {}
+        self.units: dict[tuple[str, str], dict[str, int]] = {}
+        self.fingerprints: dict[tuple[str, str, str], int] = {}
+
+    def read(self, response: dict[str, Any]) -> dict[tuple[str, str], tuple[float, str | None]]:
+        q = self.cat.for_response(response)
+        if q is None:
+            return {}
+        digest = response.get("definition_hash") or ""
+        key = (q.id, q.version, digest)
+        self.fingerprints[key] = self.fingerprints.get(key, 0) + 1
+        values = {}
+        order = self.order.setdefault(q.id, [])
+        for s in score(q, response.get("answers") or {}):
+            if "repetitions" in s.extra:
+                # FI-2 tasks: the repetitions counted, as their labels say (the scale is % of the task's maximum).
+                reps = s.extra["repetitions"]
+                s = replace(s, value=None if reps is None else float(reps), unit=None, decimals=0,
+                            max=float(s.extra.get("max_repetitions") or s.max))
+            k = (q.id, s.id)
+            if k not in self.scales:
+                self.scales[k] = s
+                order.append(s.id)
+            if s.value is None:
+                continue
+            unit = s.unit if s.unit in ENZYME_UNITS else None
+            if unit:
+                counts = self.units.setdefault(k, {})
+                counts[ENZYME_UNITS[unit][0]] = counts.get(ENZYME_UNITS[unit][0], 0) + 1
+            values[k] = (float(s.value), unit)
+        return values
+
+    def shown_unit(self, k: tuple[str, str]) -> str | None:
+        """The unit an enzyme is shown in: the one most of its values were recorded in."""
+        counts = self.units.get(k)
+        if not counts:
+            return None
+        return max(sorted(counts), key=lambda u: counts[u])
+
+    def convert(self, k: tuple[str, str], value: float, unit: str | None) -> float:
+        target = self.shown_unit(k)
+        if unit is None or target is None:
+            return value
+        factor_from = ENZYME_UNITS[unit][1]
+        factor_to = next(f for text, f in ENZYME_UNITS.values() if text == target)
+        return value * factor_from / factor_to
+
+
+def _responders(cat: Catalog, patient_id: str, lang: str) -> dict[str, Any]:
+    """The one adapter to the criteria: per visit key, IMACS met and the ACR/EULAR total and category."""
+    from .outcomes import MEASURE_LABELS, patient_outcomes
+
+    out = {}
+    for c in patient_outcomes(cat, patient_id):
+        imacs, tis = c.imacs, c.acr_eular
+        missing = {m.measure for m in list(imacs.missing or []) + list(tis.missing or [])}
+        out[c.visit] = {
+            "imacs": imacs.met, "imacs_reason": _text(imacs.reason, lang) if imacs.met is None else None,
+            "tis_total": tis.total, "tis_category": tis.category,
+            "tis_reason": _text(tis.reason, lang) if tis.total is None else None,
+            "missing": [_text(MEASURE_LABELS.get(m), lang, m) for m in sorted(missing)],
+        }
+    return out
+
+
+def _core_sources() -> dict[str, tuple[str, str]]:
+    from .outcomes import CORE_SET_SOURCES
+
+    return dict(CORE_SET_SOURCES)
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * magnitude >= value:
+            return step * magnitude
+    return 10 * magnitude  # pragma: no cover
+
+
+def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[float | None]]) -> Spaghetti:
+    m = CHART_MARGIN
+    inset = 34  # half a visit label, so the first and last labels stay inside the picture
+    plot_w = CHART_WIDTH - m["left"] - m["right"] - 2 * inset
+    plot_h = CHART_HEIGHT - m["top"] - m["bottom"]
+    values = [v for s in series for v in s if v is not None]
+    lo = measure.lo
+    hi = measure.hi if measure.hi is not None else _nice_max(max(values, default=1.0))
+    span = (hi - lo) or 1.0
+    n_visits = len(visit_labels)
+
+    def x_of(i: int) -> float:
+        return round(m["left"] + inset + (plot_w / 2 if n_visits == 1 else plot_w * i / (n_visits - 1)), 1)
+
+    def y_of(v: float) -> float:
+        return round(m["top"] + (hi - min(max(v, lo), hi)) / span * plot_h, 1)
+
+    def polylines(vals: list[float | None]) -> list[str]:
+        out, run = [], []
+        for i, v in enumerate(vals):
+            if v is None:
+                if len(run) > 1:
+                    out.append(" ".join(run))
+                run = []
+            else:
+                run.append(f"{x_of(i)},{y_of(v)}")
+        if len(run) > 1:
+            out.append(" ".join(run))
+        return out
+
+    lines = [line for s in series for line in polylines(s)]
+    # A dot only where no line passes: a value with no value at the visit before or after it.
+    points = [(x_of(i), y_of(v)) for s in series for i, v in enumerate(s) if v is not None
+              and (i == 0 or s[i - 1] is None) and (i == len(s) - 1 or s[i + 1] is None)]
+    medians: list[float | None] = []
+    median_points = []
+    for i in range(n_visits):
+        column = [s[i] for s in series if s[i] is not None]
+        med = describe(column).median
+        medians.append(med)
+        if med is not None:
+            median_points.append({"x": x_of(i), "y": y_of(med), "value": med, "n": len(column)})
+    median_line = " ".join(f"{p['x']},{p['y']}" for p in median_points)
+    ticks = [{"y": y_of(lo + span * k / 4), "value": lo + span * k / 4} for k in range(5)]
+    return Spaghetti(
+        measure=measure, width=CHART_WIDTH, height=CHART_HEIGHT, left=m["left"], right=CHART_WIDTH - m["right"],
+        top=m["top"], bottom=CHART_HEIGHT - m["bottom"], lines=lines, points=points,
+        median_line=median_line if len(median_points) > 1 else "", median_points=median_points,
+        x_labels=[{"x": x_of(i), "text": label, "n": sum(s[i] is not None for s in series)}
+                  for i, label in enumerate(visit_labels)],
+        y_ticks=ticks, tick_decimals=0 if span >= 8 else 2, better_y=y_of(hi if measure.higher_is_better else lo),
+    )
+
+
+def _option_texts(cat: Catalog, qid: str, answer_id: str, lang: str) -> list[tuple[int, str]]:
+    q = cat.get(qid)
+    if q is None:
+        return []
+    try:
+        options = q.options_for(answer_id) or []
+    except KeyError:
+        return []
+    return [(int(o.code), _text(o.text.model_dump(), lang, str(o.code))) for o in options]
+
+
+def _tolerability(cat: Catalog, events: list[AdverseEvent], patients: list[PatientRow], forms: int,
+                  lang: str) -> Tolerability:
+    def category(code: int | None, label: str, chosen: list[AdverseEvent]) -> Category:
+        return Category(code, label, len(chosen), len({e.patient_id for e in chosen}))
+
+    severity = _option_texts(cat, "adverse_events", "AE1_severity", lang)
+    relation = _option_texts(cat, "adverse_events", "AE1_relation", lang)
+    from .scoring.adverse_events import RELATED_CODES
+
+    by_patient = []
+    for row in patients:
+        mine = [e for e in events if e.patient_id == row.patient_id]
+        by_patient.append({"study_code": row.study_code, "patient_id": row.patient_id, "events": len(mine),
+                           "serious": sum(e.serious for e in mine), "withdrawn": sum(e.withdrawn for e in mine),
+                           "related": sum(e.relation in RELATED_CODES for e in mine),
+                           "severe": max((e.severity or 0 for e in mine), default=0)})
+    severity_labels = dict(severity)
+    return Tolerability(
+        patients=len(patients), events=events, patients_with_event=len({e.patient_id for e in events}),
+        by_severity=[category(code, label, [e for e in events if e.severity == code]) for code, label in severity]
+        + ([category(None, "", [e for e in events if e.severity not in severity_labels])]
+           if any(e.severity not in severity_labels for e in events) else []),
+        by_relation=[category(code, label, [e for e in events if e.relation == code]) for code, label in relation],
+        serious=category(None, "", [e for e in events if e.serious]),
+        withdrawn=category(None, "", [e for e in events if e.withdrawn]),
+        related=category(None, "", [e for e in events if e.relation in RELATED_CODES]),
+        by_patient=by_patient, forms_completed=forms,
+    )
+
+
+def _fingerprint(digest: str) -> str:
+    return digest.split(":")[-1][:12]
+
+
+def _software() -> dict[str, str]:
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "?"
+
+    return {"pro-app": v("pro-app"), "numpy": np.__version__, "scipy": v("scipy")}
+
+
+def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = None,
+                 generated: dt.datetime | None = None) -> StudyReport:
+    """The report of ``study`` with the data as it stood at the end of ``as_of`` (default today)."""
+    as_of = as_of or dt.date.today()
+    generated = generated or dt.datetime.now(dt.timezone.utc)
+    store = AsOf(cat.store, as_of)
+    cut = Catalog(cat.questionnaires, store, cat._snapshots)
+    reader = _ScoreReader(cut)
+    plan = study.visits
+    visit_keys = [v.key for v in plan]
+    visits = [{"key": v.key, "label": _text(v.label.model_dump(), lang, v.key), "anchor": f"v{i}"}
+              for i, v in enumerate(plan)]
+    titles = {qid: _text((q.short_title or q.title).model_dump(), lang, qid) for qid, q in cat.questionnaires.items()}
+    ae_ids = {qid for qid, q in cat.questionnaires.items() if q.scoring.scorer == AE_SCORER}
+
+    grid: list[PatientRow] = []
+    raw: dict[tuple[str, str], dict[tuple[str, str], tuple[float, str | None]]] = {}
+    visit_ids: dict[tuple[str, str], str] = {}
+    events: list[AdverseEvent] = []
+    ae_forms = 0
+    for patient in cat.store.list_patients():
+        pvisits = store.list_visits(patient["id"])
+        mine = {v["key"]: v for v in pvisits if v.get("study") == study.id}
+        if not mine:
+            continue
+        by_visit: dict[str, list[dict[str, Any]]] = {}
+        for r in store.list_responses(patient["id"]):
+            by_visit.setdefault(r["visit"], []).append(r)
+        cells = []
+        for plan_visit, info in zip(plan, visits):
+            v = mine.get(plan_visit.key)
+            planned = (list(v.get("questionnaires") or []) + list(v.get("clinician_forms") or [])) if v else []
+            responses = {r["questionnaire"]: r for r in by_visit.get(v["id"], [])} if v else {}
+            completed = {qid: r for qid, r in responses.items() if r.get("status") == "completed"}
+            forms = [FormState(qid, titles.get(qid, qid), qid in completed) for qid in planned]
+            due = dt.date.fromisoformat(v["due"]) if v and v.get("due") else None
+            window = v.get("window_days") if v else plan_visit.window_days
+            dates = sorted((r.get("completed_at") or "")[:10] for r in completed.values())
+            state = visit_state(as_of, due, window, sum(f.complete for f in forms), len(forms)) if v else "not_yet_due"
+            cells.append(VisitCell(plan_visit.key, info["label"], v["id"] if v else None, due, window, state, forms,
+                                   dt.date.fromisoformat(dates[0]) if dates and dates[0] else None))
+            if not v:
+                continue
+            visit_ids[(patient["id"], plan_visit.key)] = v["id"]
+            values: dict[tuple[str, str], tuple[float, str | None]] = {}
+            for qid, r in sorted(completed.items()):
+                if qid in ae_ids:
+                    ae_forms += 1
+                    events.extend(_events(patient, v, info["label"], r))
+                    continue
+                values.update(reader.read(r))
+            raw[(patient["id"], plan_visit.key)] = values
+        grid.append(PatientRow(patient["id"], patient["study_code"], cells))
+
+    # ---- measures, in the order of the table: core set, primary outcome, then each questionnaire
+    core = _core_sources()
+    core_of = {src: name for name, src in core.items()}
+    planned_ids: list[str] = []
+    for v in plan:
+        for qid in list(v.questionnaires) + list(v.clinician_forms):
+            if qid not in planned_ids and qid not in ae_ids:
+                planned_ids.append(qid)
+    seen = {k for values in raw.values() for k in values}
+
+    def measure(k: tuple[str, str]) -> Measure:
+        s = reader.scales[k]
+        unit_code = s.unit
+        shown = reader.shown_unit(k)
+        if shown:
+            unit = shown
+        elif unit_code in UNIT_TEXT:
+            unit = _text(UNIT_TEXT[unit_code], lang) if UNIT_TEXT[unit_code] else None
+        else:
+            unit = unit_code
+        label = _text(s.label, lang, k[1])
+        if unit and unit in label:
+            unit = None  # "FI-2 total, % of maximum" needs no "%" after it
+        bounded = shown is None and not (unit_code or "").endswith("ULN")
+        decimals = s.decimals if not shown else (2 if shown == "µkat/L" else 0)
+        return Measure(key=f"{k[0]}.{k[1]}", questionnaire=k[0], scale=k[1], label=label,
+                       unit=unit, decimals=decimals, higher_is_better=s.higher_is_better, lo=s.min,
+                       hi=s.max if bounded else None, core=core_of.get(k))
+
+    groups: list[MeasureGroup] = []
+    core_keys = [src for src in core.values() if src in seen]
+    if core_keys:
+        groups.append(MeasureGroup(None, [MeasureRow(measure(k), []) for k in core_keys], core=True))
+    ordered = [PRIMARY_OUTCOME[0]] + [q for q in planned_ids if q != PRIMARY_OUTCOME[0]]
+    for qid in ordered:
+        keys = [(qid, sid) for sid in reader.order.get(qid, []) if (qid, sid) in seen and (qid, sid) not in core_keys]
+        if keys:
+            groups.append(MeasureGroup(titles.get(qid, qid), [MeasureRow(measure(k), []) for k in keys],
+                                       primary=qid == PRIMARY_OUTCOME[0]))
+    all_rows = [row for g in groups for row in g.rows]
+    for i, row in enumerate(all_rows):
+        row.measure.anchor = f"m{i}"
+
+    # ---- exact values per patient-visit, converted to each measure's unit
+    def value(pid: str, vkey: str, k: tuple[str, str]) -> float | None:
+        found = raw.get((pid, vkey), {}).get(k)
+        return None if found is None else reader.convert(k, *found)
+
+    baseline_key = visit_keys[0]
+    pids = [row.patient_id for row in grid]
+    for row in all_rows:
+        k = (row.measure.questionnaire, row.measure.scale)
+        base = {pid: value(pid, baseline_key, k) for pid in pids}
+        for i, vkey in enumerate(visit_keys):
+            current = [value(pid, vkey, k) for pid in pids]
+            cell = Cell(describe(v for v in current if v is not None))
+            if i > 0:
+                diffs = [c - base[pid] for pid, c in zip(pids, current) if c is not None and base[pid] is not None]
+                cell.change = describe(diffs)
+                cell.test = signed_rank(diffs)
+            row.cells.append(cell)
+
+    # ---- responders
+    responders = []
+    per_patient = {row.patient_id: _responders(cut, row.patient_id, lang) for row in grid}
+    for i, info in enumerate(visits[1:], start=1):
+        rows = []
+        for prow in grid:
+            state = prow.cells[i].state
+            found = per_patient[prow.patient_id].get(info["key"])
+            if state not in COUNTED_STATES or found is None:
+                continue  # not due yet: not counted at this visit
+            rows.append(ResponderRow(prow.patient_id, prow.study_code, visit_ids.get((prow.patient_id, info["key"])),
+                                     state, found["imacs"], found["imacs_reason"], found["tis_total"],
+                                     found["tis_category"], found["tis_reason"], found["missing"]))
+        evaluable_tis = [r for r in rows if r.tis_category is not None]
+        reached = {level: sum(1 for r in evaluable_tis if r.tis_category in TIS_LEVELS[j:])
+                   for j, level in enumerate(TIS_LEVELS)}
+        responders.append(ResponderCount(
+            info["key"], info["label"], f"r{i}", imacs_met=sum(1 for r in rows if r.imacs is True),
+            imacs_evaluable=sum(1 for r in rows if r.imacs is not None), tis=reached,
+            tis_evaluable=len(evaluable_tis), rows=rows))
+
+    # ---- counts per visit and the visits to chase
+    counts = []
+    for i, info in enumerate(visits):
+        states = {s: 0 for s in VISIT_STATES}
+        missing = 0
+        for prow in grid:
+            c = prow.cells[i]
+            states[c.state] += 1
+            if c.state in ("done", "due", "overdue"):
+                missing += len(c.missing)
+        counts.append(VisitCount(info["key"], info["label"], states, missing))
+    overdue = sorted(
+        (Overdue(prow.patient_id, prow.study_code, c, (as_of - c.due).days)
+         for prow in grid for c in prow.cells if c.state == "overdue" and c.due),
+        key=lambda o: (-o.days_overdue, o.study_code, visit_keys.index(o.cell.key)))
+
+    # ---- pictures: every core set measure and the primary outcome
+    labels = [v["label"] for v in visits]
+    plots = []
+    pictured = [r for r in all_rows if r.measure.core] + [r for r in all_rows if
+                                                          (r.measure.questionnaire, r.measure.scale) == PRIMARY_OUTCOME]
+    for row in pictured:
+        k = (row.measure.questionnaire, row.measure.scale)
+        plots.append(_spaghetti(row.measure, labels, [[value(pid, vkey, k) for vkey in visit_keys] for pid in pids]))
+
+    # ---- listings (what every number links to) and the analysis dataset
+    listings = []
+    for row in all_rows:
+        k = (row.measure.questionnaire, row.measure.scale)
+        listings.append((row.measure, [
+            {"study_code": prow.study_code, "patient_id": prow.patient_id,
+             "values": [(value(prow.patient_id, vkey, k), visit_ids.get((prow.patient_id, vkey))) for vkey in visit_keys]}
+            for prow in grid]))
+    dataset = _dataset(grid, visits, all_rows, value, per_patient)
+
+    used = [DefinitionUsed(titles.get(qid, qid), ver, _fingerprint(digest), n)
+            for (qid, ver, digest), n in sorted(reader.fingerprints.items())]
+    study_text = study.model_dump_json()
+    return StudyReport(
+        study_id=study.id, title=_text(study.title.model_dump(), lang, study.id), lang=lang, as_of=as_of,
+        generated=generated, visits=visits, grid=grid, counts=counts, overdue=overdue, groups=groups,
+        responders=responders, tolerability=_tolerability(cat, events, grid, ae_forms, lang), plots=plots,
+        listings=listings, definitions=used, software=_software(),
+        study_fingerprint=hashlib.sha256(study_text.encode()).hexdigest()[:12], dataset=dataset,
+    )
+
+
+def _events(patient: dict[str, Any], visit: dict[str, Any], visit_label: str, response: dict[str, Any]
+            ) -> list[AdverseEvent]:
+    from .scoring.adverse_events import recorded_events
+
+    out = []
+    for e in recorded_events(response.get("answers") or {}):
+        out.append(AdverseEvent(
+            patient_id=patient["id"], study_code=patient["study_code"], visit_id=visit["id"],
+            visit_label=visit_label, onset=_date(e.get("date")), description=str(e.get("description") or ""),
+            severity=_int(e.get("severity")), relation=_int(e.get("relation")),
+            serious=str(e.get("serious")) == "1", withdrawn=_int(e.get("action")) == WITHDRAWN))
+    return out
+
+
+WITHDRAWN = 4  # the adverse event form's "action taken with the study drug": drug withdrawn
+
+
+def _date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None  # never a crash on a stored value the form would not accept today
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- the analysis dataset
+
+
+def _dataset(grid: list[PatientRow], visits: list[dict[str, Any]], rows: list[MeasureRow],
+             value: Callable[[str, str, tuple[str, str]], float | None], responders: dict[str, Any]
+             ) -> tuple[list[str], list[list[Any]]]:
+    """One row per patient-visit: the exact scores (each enzyme in its shown unit) and the criteria."""
+    def column(m: Measure) -> str:
+        if m.unit in {text for text, _f in ENZYME_UNITS.values()}:
+            return f"{m.key}_{'ukat_L' if m.unit == 'µkat/L' else 'U_L'}"
+        return m.key
+
+    header = (["study_code", "visit", "visit_number", "due", "window_days", "state", "visit_date", "forms_planned",
+               "forms_completed", "days_from_baseline"]
+              + [column(r.measure) for r in rows]
+              + ["imacs_improvement_met", "acr_eular_total", "acr_eular_category"])
+    out = []
+    for prow in grid:
+        base_date = prow.cells[0].date or prow.cells[0].due
+        for i, (cell, info) in enumerate(zip(prow.cells, visits)):
+            when = cell.date or None
+            crit = responders[prow.patient_id].get(info["key"], {}) if i else {}
+            out.append(
+                [prow.study_code, info["key"], i, cell.due, cell.window_days, cell.state, cell.date, len(cell.forms),
+                 cell.forms_done, (when - base_date).days if when and base_date else None]
+                + [value(prow.patient_id, info["key"], (r.measure.questionnaire, r.measure.scale)) for r in rows]
+                + [crit.get("imacs"), crit.get("tis_total"), crit.get("tis_category")])
+    return header, out
+
+
+def analysis_csv(report: StudyReport) -> str:
+    """The analysis dataset as CSV for R, SPSS and Stata: exact values, '.' decimals, empty when missing."""
+    import csv
+    import io
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "1" if v else "0"
+        if isinstance(v, float):
+            return str(int(v)) if v.is_integer() else repr(v)
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        return str(v)
+
+    header, rows = report.dataset
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    return buffer.getvalue()
