@@ -67,7 +67,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["pro_app.studies"] = studies
 
     babel.init_app(app, locale_selector=get_locale)
-    csrf.init_app(app)
 
     from . import auth, patient, staff, web
 
@@ -75,4 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(patient.bp)
     app.register_blueprint(staff.bp)
+    # After the blueprints: the tablet's lock and idle checks (an app-wide before-request of the
+    # patient blueprint) run before CSRF handling, so a locked tablet never reaches a stale-token page.
+    csrf.init_app(app)
     return app

@@ -50,9 +50,9 @@ def number(value: Any, decimals: int = 1) -> str:
 def init_app(app: Flask) -> None:
     @app.route("/")
     def index():
-        if session.get("tablet"):
+        if session.get("kind") == "tablet":
             return redirect(url_for("patient.home"))
-        if session.get("user"):
+        if session.get("kind") == "staff":
             return redirect(url_for("staff.dashboard"))
         return redirect(url_for("auth.login"))
 
@@ -91,7 +91,7 @@ def init_app(app: Flask) -> None:
 
         kept = patient.render_after_stale_token()
         if kept is not None:
-            return kept, 400
+            return kept
         return render_template("error.html", title=_("The form had expired"),
                                message=_("For your security the form had expired. Please go back and try again.")), 400
 
