@@ -1,8 +1,13 @@
 """Helpers for tests that talk HTTP to the app."""
 from __future__ import annotations
 
+import http.client
 import re
+import threading
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|type="hidden" name="csrf_token" value="([^"]+)"')
@@ -67,3 +72,71 @@ def age_session(client, store, seconds: float) -> None:
     with client.session_transaction() as s:
         sid = s["sid"]
     store.update_session(sid, seen=time.time() - seconds)
+
+
+class LiveServer:
+    """The app on a real loopback HTTP server (threaded werkzeug) on a free port."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def store(self):
+        return self.app.extensions["pro_app"].store
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+class Browser:
+    """A browser as far as a server can tell: its cookie, one request at a time per instance."""
+
+    def __init__(self, port: int, cookie: str = ""):
+        self.port = port
+        self.cookie = cookie
+
+    def request(self, method: str, path: str, data=None, headers: dict | None = None, body: bytes | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        if data is not None:
+            body = urlencode(data, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            text = response.read().decode("utf-8", errors="replace")
+        finally:
+            conn.close()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie" and value.startswith("pro_app_session="):
+                pair = value.split(";", 1)[0]
+                self.cookie = "" if pair.endswith("=") else pair
+        location = response.getheader("Location")
+        response.text = text
+        response.location = urlsplit(location).path if location else None
+        return response
+
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, data=None, **kwargs):
+        return self.request("POST", path, data=data, **kwargs)
+
+    def login(self, username: str, password: str):
+        return self.post("/login", {**page_fields(self.get("/login").text), "username": username,
+                                    "password": password})
+
+    def hand_over(self, patient_id: str, visit_id: str, lang: str = "sv"):
+        page = self.get(f"/staff/patients/{patient_id}")
+        return self.post(f"/staff/patients/{patient_id}/visits/{visit_id}/tablet",
+                         {**page_fields(page.text), "language": lang})
