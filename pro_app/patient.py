@@ -40,7 +40,10 @@ bp = Blueprint("patient", __name__, url_prefix="/tablet")
 log = logging.getLogger("pro_app")
 
 
-def _not_saved() -> str:
+def _not_saved(exc: StorageError | None = None) -> str:
+    if exc is not None and exc.disk_full:
+        return _("The answers could not be saved right now: the disk is full. Answers already saved are kept. "
+                    "Please tell the staff.")
     return _("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")
 
 
@@ -281,7 +284,7 @@ def page(qid: str, n: int):
         log.error("storage error: %s", exc)
         if action == "autosave":
             return jsonify({"saved": False, "errors": sorted(errors)}), 503
-        return _render_page(q, response, n, form, errors, merged, status=503, alert=_not_saved())
+        return _render_page(q, response, n, form, errors, merged, status=503, alert=_not_saved(exc))
 
     if action == "autosave":
         return jsonify({"saved": True, "errors": sorted(errors)})
@@ -382,7 +385,7 @@ def review(qid: str):
             return _render_review(q, catalog().store.get_response(t["patient"], response["id"]), 409)
         except StorageError as exc:
             log.error("storage error: %s", exc)
-            flash(_not_saved(), "error")
+            flash(_not_saved(exc), "error")
             return _render_review(q, response, 503)
         if newly:
             flash(_("Thank you! Your answers to %(title)s are saved.", title=q.title.get(lang)), "success")

@@ -78,6 +78,10 @@ ESSENTIAL_EVENTS = frozenset({"login", "logout", "unlock", "handoff", "lock"})
 class StorageError(Exception):
     """The data folder could not be written (full disk, read-only, lock timeout)."""
 
+    @property
+    def disk_full(self) -> bool:
+        return _disk_full(self) or "disk is full" in str(self)
+
 
 class NotFound(LookupError):
     pass

@@ -98,8 +98,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(StorageError)
     def storage_error(exc: StorageError):
         log.error("storage error: %s", exc)
-        return render_template("error.html", title=_("Could not save"),
-                               message=_("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")), 503
+        if exc.disk_full:
+            message = _("The answers could not be saved right now: the disk is full. Answers already saved are kept. "
+                    "Please tell the staff.")
+        else:
+            message = _("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")
+        return render_template("error.html", title=_("Could not save"), message=message), 503
 
     # Each error page in the reader's language: (status or exception, title, message).
     pages = [
