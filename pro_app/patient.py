@@ -429,12 +429,13 @@ def render_after_stale_token():
     """
     if request.endpoint not in ("patient.page", "patient.review") or sessions.current("tablet") is None:
         return None
-    if not request.form.get("response"):
-        return None  # not one of our pages at all: the plain "form had expired" page, nothing shown
     try:
-        posted = _posted_response(request.view_args["qid"])
+        _response_for(request.view_args["qid"], create=False)  # a questionnaire this visit does not have: 404
     except (NotFound, KeyError, HTTPException):
         return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 404
+    if not request.form.get("response"):
+        return None  # not one of our pages at all: the plain "form had expired" page, nothing shown
+    posted = _posted_response(request.view_args["qid"])
     if posted is None:
         return _foreign_page()
     response, q = posted
