@@ -160,6 +160,12 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.app_context_processor
+def staff_in_templates() -> dict[str, Any]:
+    """``staff.user`` and ``staff.role`` for templates: from the store's session, never from the cookie."""
+    return {"staff": sessions.current("staff") or {}}
+
+
 def current_user() -> str | None:
     record = sessions.current("staff")
     return record["user"] if record and not record["idle"] else None
