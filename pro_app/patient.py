@@ -119,6 +119,13 @@ def _posted_response(qid: str) -> tuple[dict[str, Any], Questionnaire] | None:
     return response, q
 
 
+def _page_response(qid: str) -> tuple[dict[str, Any], Questionnaire] | None:
+    """The response a GET shows (created on first sight), or the one a POST names: None if it is not this tablet's."""
+    if request.method == "POST":
+        return _posted_response(qid)
+    return _response_for(qid)  # type: ignore[return-value]
+
+
 def _posted_stamp() -> Stamp:
     try:
         return Stamp(int(request.form.get("rev", "")), int(request.form.get("seq", "")))
@@ -239,13 +246,10 @@ def _stale_page(q: Questionnaire, n: int, action: str):
 
 @bp.route("/q/<qid>/p/<int:n>", methods=["GET", "POST"])
 def page(qid: str, n: int):
-    if request.method == "POST":
-        posted = _posted_response(qid)
-        if posted is None:
-            return _foreign_page()
-        response, q = posted
-    else:
-        response, q = _response_for(qid)
+    found = _page_response(qid)
+    if found is None:
+        return _foreign_page()
+    response, q = found
     if response["status"] == "completed":
         return redirect(url_for("patient.home"))
     answers = dict(response["answers"])
@@ -351,13 +355,10 @@ def _render_review(q: Questionnaire, response: dict[str, Any], status: int = 200
 
 @bp.route("/q/<qid>/review", methods=["GET", "POST"])
 def review(qid: str):
-    if request.method == "POST":
-        posted = _posted_response(qid)
-        if posted is None:
-            return _foreign_page()
-        response, q = posted
-    else:
-        response, q = _response_for(qid)
+    found = _page_response(qid)
+    if found is None:
+        return _foreign_page()
+    response, q = found
     if response["status"] == "completed":
         return redirect(url_for("patient.home"))
     lang = current_language()

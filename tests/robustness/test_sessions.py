@@ -37,6 +37,15 @@ def _nurse(live) -> Browser:
     return browser
 
 
+def _on_the_vas_page(live):
+    """A tablet handed over for a new patient's visit, showing the patient global VAS page."""
+    patient, visit = _patient(live.store)
+    tablet = _nurse(live)
+    tablet.hand_over(patient["id"], visit["id"])
+    tablet.get("/tablet/q/patient_global")
+    return tablet, patient, tablet.get("/tablet/q/patient_global/p/0")
+
+
 def _age(live, browser: Browser, seconds: float) -> None:
     """The session was last used ``seconds`` ago, as far as the server's store knows."""
     from flask.sessions import SecureCookieSessionInterface
@@ -76,11 +85,7 @@ def test_logout_hand_off_and_lock_revoke_the_old_session_for_replayed_cookies(li
 
 def test_a_locked_tablet_shows_and_writes_nothing_whatever_is_posted(live):
     store = live.store
-    patient, visit = _patient(store)
-    tablet = _nurse(live)
-    tablet.hand_over(patient["id"], visit["id"])
-    tablet.get("/tablet/q/patient_global")
-    page = tablet.get("/tablet/q/patient_global/p/0")
+    tablet, patient, page = _on_the_vas_page(live)
     tablet.post("/tablet/q/patient_global/p/0", {**page_fields(page.text), "shown": "PtGA", "action": "next",
                                                   "a__PtGA": "42.0", "m__PtGA__touched": "1"})
     tablet.post("/tablet/finish", page_fields(tablet.get("/tablet/").text))
@@ -96,11 +101,7 @@ def test_a_locked_tablet_shows_and_writes_nothing_whatever_is_posted(live):
 
 def test_an_idle_tablet_locks_on_a_post_too_and_stores_nothing(live):
     store = live.store
-    patient, visit = _patient(store)
-    tablet = _nurse(live)
-    tablet.hand_over(patient["id"], visit["id"])
-    tablet.get("/tablet/q/patient_global")
-    page = tablet.get("/tablet/q/patient_global/p/0")
+    tablet, patient, page = _on_the_vas_page(live)
     _age(live, tablet, live.app.config["TABLET_IDLE_MINUTES"] * 60 + 5)
     result = tablet.post("/tablet/q/patient_global/p/0", {**page_fields(page.text), "shown": "PtGA",
                                                            "action": "next", "a__PtGA": "42.0"})
