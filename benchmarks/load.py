@@ -31,6 +31,8 @@ __all__ = ["run_load", "Tablet", "percentile"]
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|type="hidden" name="csrf_token" value="([^"]+)"')
 SHOWN = re.compile(r'name="shown" value="([^"]*)"')
+# What a page posts back as it is: the response it belongs to and the stamp that orders its saves.
+BOUND = re.compile(r'name="(response|rev|seq)" value="([^"]*)"')
 NURSE = ("bench", "benchmark password 1")
 FILLED = ("patient_global", "haq")
 
@@ -103,7 +105,7 @@ def _token(html: str) -> str:
 
 def _page_fields(q: Questionnaire, html: str, n: int) -> list[tuple[str, str]]:
     shown = SHOWN.search(html).group(1)
-    fields = [("csrf_token", _token(html)), ("shown", shown), ("action", "next")]
+    fields = [("csrf_token", _token(html)), ("shown", shown), ("action", "next"), *BOUND.findall(html)]
     for k, aid in enumerate(shown.split()):
         item = q.item_for_answer(aid)
         options = q.options_for(aid)
@@ -130,7 +132,7 @@ def _answer(tablet: Tablet, q: Questionnaire, round_: int) -> bool:
             if status != 200:
                 raise AssertionError(f"saving {location} answered {status}")
     status, html, _ = tablet.get(f"/tablet/q/{q.id}/review", "review_get")
-    status, _, location = tablet.post(f"/tablet/q/{q.id}/review", {"csrf_token": _token(html), "action": "submit"},
+    status, _, location = tablet.post(f"/tablet/q/{q.id}/review", [("csrf_token", _token(html)), ("action", "submit"), *BOUND.findall(html)],
                                       "submit")
     return status == 302 and location == "/tablet/"
 
@@ -142,8 +144,13 @@ def _tablet_run(port: int, patient: dict[str, Any], visits: list[str], questionn
         for round_, visit_id in enumerate(visits):
             if time.monotonic() > deadline:
                 return
-            _, html, _ = tablet.get("/login", "login_get")
-            tablet.post("/login", {"csrf_token": _token(html), "username": NURSE[0], "password": NURSE[1]}, "login")
+            for _attempt in range(20):  # "busy, try again in a moment" while many log in at once: a nurse would
+                _, html, _ = tablet.get("/login", "login_get")
+                status, _, _ = tablet.post("/login", {"csrf_token": _token(html), "username": NURSE[0],
+                                                      "password": NURSE[1]}, "login")
+                if status != 503:
+                    break
+                time.sleep(0.2)
             _, html, _ = tablet.get(f"/staff/patients/{patient['id']}", "staff_patient")
             status, _, location = tablet.post(f"/staff/patients/{patient['id']}/visits/{visit_id}/tablet",
                                               {"csrf_token": _token(html), "language": "sv"}, "handoff")

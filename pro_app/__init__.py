@@ -67,7 +67,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["pro_app.studies"] = studies
 
     babel.init_app(app, locale_selector=get_locale)
-    csrf.init_app(app)
 
     from . import admin, auth, patient, staff, study_pages, web
 
@@ -77,4 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(study_pages.bp)
+    # After the blueprints: the tablet's lock and idle checks (an app-wide before-request of the
+    # patient blueprint) run before CSRF handling, so a locked tablet never reaches a stale-token page.
+    csrf.init_app(app)
     return app

@@ -6,6 +6,8 @@ command, imports, tests. Each problem is an ``AnswerError`` naming the item.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,35 @@ from .definitions import (
     VisualAnalogueScale,
 )
 
-__all__ = ["AnswerError", "AnswerErrors", "normalise_answers", "normalise_value"]
+__all__ = ["AnswerError", "AnswerErrors", "normalise_answers", "normalise_value", "parse_number", "clean_text"]
+
+# A number as people write it: ASCII digits, one decimal point or comma, no exponent, no "1_0", no "٣".
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Control characters (but tab and newline) and bidirectional overrides: invisible, and they can make
+# stored text read differently from what was typed (Trojan Source, CVE-2021-42574).
+INVISIBLE = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x061C,
+                           0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def parse_number(value: Any) -> float:
+    """A finite number from a JSON number or a decimal written with ASCII digits; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("a number expected")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = str(value).strip().replace(",", ".")
+        if not NUMBER.fullmatch(text):
+            raise ValueError(f"{value!r} is not a number")
+        number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a number")
+    return number
+
+
+def clean_text(value: Any) -> str:
+    """Free text without control characters (tab and newline stay) and without bidirectional overrides."""
+    return str(value).replace("\r\n", "\n").replace("\r", "\n").translate(INVISIBLE)
 
 
 @dataclass(frozen=True)
@@ -53,18 +83,16 @@ def normalise_value(questionnaire: Questionnaire, answer_id: str, value: Any) ->
     if isinstance(item, MultipleChoice):
         values = value if isinstance(value, list) else [value]
         codes = [o.code for o in options or []]
-        return [_code_lookup(codes, v) for v in values]
+        chosen = [_code_lookup(codes, v) for v in values]
+        if len({str(c) for c in chosen}) != len(chosen):  # a set of known codes: each at most once
+            raise ValueError("an option is given more than once")
+        return chosen
     if options is not None:
         if isinstance(value, (list, dict)):
             raise ValueError("one option code expected")
         return _code_lookup([o.code for o in options], value)
     if isinstance(item, (Numeric, RatingScale, VisualAnalogueScale)):
-        if isinstance(value, bool):
-            raise ValueError("a number expected")
-        try:
-            number = float(str(value).replace(",", "."))
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+        number = parse_number(value)
         lo, hi = (0.0, 100.0) if isinstance(item, VisualAnalogueScale) else (float(item.min), float(item.max))
         if not lo <= number <= hi:
             raise ValueError(f"{number:g} is outside {lo:g}-{hi:g}")
@@ -81,7 +109,7 @@ def normalise_value(questionnaire: Questionnaire, answer_id: str, value: Any) ->
         except ValueError:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
     if isinstance(item, FreeText):
-        text = str(value)
+        text = clean_text(value)
         if len(text) > item.max_length:
             raise ValueError(f"longer than {item.max_length} characters")
         return text

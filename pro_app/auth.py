@@ -1,35 +1,54 @@
-"""Staff accounts: argon2-hashed passwords, roles, rate-limited login, idle expiry."""
+"""Staff accounts: argon2-hashed passwords, roles, throttled login, server-side sessions with idle expiry.
+
+Failed logins are counted in the data folder (``Store.login_failures``), so every server process
+sees the same counts: per user name, per client address, and per pair. Password hashing is a
+deliberate CPU cost, so at most ``HASH_SLOTS`` hashes run at once on the whole server and each
+process lets at most ``LOGINS_PER_PROCESS`` requests wait for one: a login flood cannot starve
+the tablets. A throttled or busy login is told so, never "wrong password".
+"""
 from __future__ import annotations
 
 import functools
-import time
-from collections import defaultdict, deque
-from typing import Any, Callable
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from filelock import FileLock, Timeout
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from . import sessions
 from .catalog import catalog
+from .storage import FILE_MODE, StorageError
 from .web import safe_next
 
-__all__ = ["bp", "ROLES", "hash_password", "verify_password", "staff_required", "current_user", "start_staff_session"]
+__all__ = ["bp", "ROLES", "hash_password", "verify_password", "staff_required", "current_user", "start_staff_session",
+           "authenticate", "login_refused", "WINDOW_SECONDS", "LIMITS"]
 
 bp = Blueprint("auth", __name__)
 ROLES = ("nurse", "physician", "admin")
 _hasher = PasswordHasher()
+log = logging.getLogger("pro_app")
 
-# Failed logins per (address, username) in a sliding window: per process, which is
-# enough to stop guessing from a tablet. Behind a reverse proxy set PRO_APP_TRUSTED_PROXY, or every
-# tablet would share the proxy's address.
-MAX_FAILURES = 5
+# Failed logins allowed within WINDOW_SECONDS before that key is throttled. Behind a reverse proxy set
+# PRO_APP_TRUSTED_PROXY, or every tablet would share the proxy's address.
 WINDOW_SECONDS = 300
-_failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+LIMITS = {"pair": 5, "user": 10, "client": 20}
+HASH_SLOTS = 1  # password hashes at once on the whole server (argon2 takes a core while it runs)
+LOGINS_PER_PROCESS = 2  # requests of one process hashing or waiting to hash; more are told to retry
+HASH_WAIT_SECONDS = 5.0
+_waiting = threading.BoundedSemaphore(LOGINS_PER_PROCESS)
+
+
+class Busy(Exception):
+    """Too many logins at once: this one is asked to try again in a moment."""
 
 
 def hash_password(password: str) -> str:
@@ -43,12 +62,25 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def _throttled(key: tuple[str, str]) -> bool:
-    window = _failures[key]
-    cutoff = time.monotonic() - WINDOW_SECONDS
-    while window and window[0] < cutoff:
-        window.popleft()
-    return len(window) >= MAX_FAILURES
+@contextmanager
+def _hash_slot() -> Iterator[None]:
+    if not _waiting.acquire(blocking=False):
+        raise Busy()
+    try:
+        lock = FileLock(str(catalog().store.root / "login-hash.lock"), mode=FILE_MODE, timeout=HASH_WAIT_SECONDS)
+        try:
+            with lock:
+                yield
+        except Timeout as exc:
+            raise Busy() from exc
+    finally:
+        _waiting.release()
+
+
+def _keys(username: str) -> dict[str, str]:
+    client = request.remote_addr or "?"
+    name = username.strip().lower()
+    return {"pair": f"pair:{client}\n{name}", "user": f"user:{name}", "client": f"client:{client}"}
 
 
 class LoginForm(FlaskForm):
@@ -56,44 +88,62 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-def authenticate(username: str, password: str) -> dict[str, Any] | None:
-    """The active user with this password, or None; failures count towards the rate limit."""
-    key = (request.remote_addr or "?", username.lower())
-    if _throttled(key):
-        return None
-    user = catalog().store.get_user(username)
-    if user is None or not user.get("active", True) or not verify_password(user["password_hash"], password):
-        if user is None:
-            hash_password(password)  # same work for unknown users: no timing oracle
-        _failures[key].append(time.monotonic())
-        return None
-    _failures.pop(key, None)
-    return user
+def authenticate(username: str, password: str, unlock: bool = False) -> tuple[dict[str, Any] | None, str]:
+    """(the active user with this password, "") or (None, why): "throttled", "busy" or "wrong".
+
+    ``unlock``: a locked tablet's own unlock, where failures of other user names from the same
+    address (every tablet behind one proxy) do not count.
+    """
+    store = catalog().store
+    keys = _keys(username)
+    counted = {k: v for k, v in keys.items() if not (unlock and k == "client")}
+    failures = store.login_failures(list(counted.values()), WINDOW_SECONDS)
+    if any(failures[key] >= LIMITS[kind] for kind, key in counted.items()):
+        return None, "throttled"
+    user = store.get_user(username)
+    try:
+        with _hash_slot():
+            if user is None:
+                hash_password(password)  # same work for unknown users: no timing oracle
+                ok = False
+            else:
+                ok = user.get("active", True) and verify_password(user["password_hash"], password)
+    except Busy:
+        return None, "busy"
+    if not ok:
+        try:
+            store.record_login_failure(list(keys.values()), WINDOW_SECONDS)
+        except StorageError as exc:  # a full disk must not turn a wrong password into an error page
+            log.error("login throttle not recorded: %s", exc)
+        return None, "wrong"
+    store.clear_login_failures([keys["pair"], keys["user"]])
+    return user, ""
+
+
+def login_refused(template: str, form: FlaskForm, why: str):
+    """The login page again with the reason in the reader's language, and the matching status."""
+    if why == "throttled":
+        flash(_("Too many failed attempts. Wait a few minutes and try again."), "error")
+        return render_template(template, form=form), 429
+    if why == "busy":
+        flash(_("Many people are logging in right now. Please try again in a moment."), "error")
+        return render_template(template, form=form), 503
+    flash(_("Wrong username or password."), "error")
+    return render_template(template, form=form), 401
 
 
 def start_staff_session(user: dict[str, Any]) -> None:
-    lang = session.get("lang")
-    session.clear()  # no tablet binding survives a staff login, and a fresh session id
-    if lang:
-        session["lang"] = lang
-    session.permanent = True
-    session["user"] = user["username"]
-    session["role"] = user["role"]
-    session["seen"] = time.time()
+    """A fresh server-side session: whatever this browser had before (a tablet, another login) ends."""
+    sessions.begin("staff", user=user["username"], role=user["role"])
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        key = (request.remote_addr or "?", form.username.data.lower())
-        if _throttled(key):
-            flash(_("Too many failed attempts. Wait a few minutes and try again."), "error")
-            return render_template("login.html", form=form), 429
-        user = authenticate(form.username.data, form.password.data)
+        user, why = authenticate(form.username.data, form.password.data)
         if user is None:
-            flash(_("Wrong username or password."), "error")
-            return render_template("login.html", form=form), 401
+            return login_refused("login.html", form, why)
         start_staff_session(user)
         catalog().store.audit(f"staff:{user['username']}", "login", "user", user["username"])
         return redirect(safe_next(request.args.get("next"), url_for("staff.dashboard")))
@@ -102,19 +152,27 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    user = session.get("user")
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    if user:
-        catalog().store.audit(f"staff:{user}", "logout", "user", user)
+    record = sessions.current("staff")
+    sessions.end("logout")
+    if record:
+        catalog().store.audit(f"staff:{record['user']}", "logout", "user", record["user"])
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
+@bp.app_context_processor
+def staff_in_templates() -> dict[str, Any]:
+    """``staff.user`` and ``staff.role`` for templates: from the store's session, never from the cookie."""
+    return {"staff": sessions.current("staff") or {}}
+
+
 def current_user() -> str | None:
-    return session.get("user")
+    record = sessions.current("staff")
+    return record["user"] if record and not record["idle"] else None
+
+
+# Forms whose posted fields are kept as a draft when the session has expired, and restored after login.
+DRAFT_ENDPOINTS = {"staff.clinician_form"}
 
 
 def staff_required(*roles: str) -> Callable:
@@ -123,21 +181,28 @@ def staff_required(*roles: str) -> Callable:
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any):
-            if session.get("tablet"):
+            if session.get("kind") == "tablet":
                 abort(403)
-            user = session.get("user")
-            if not user:
+            record = sessions.current("staff")
+            if record is None:
                 return redirect(url_for("auth.login", next=request.path))
-            idle = current_app.config["STAFF_IDLE_MINUTES"] * 60
-            if time.time() - session.get("seen", 0) > idle:
-                session.clear()
-                flash(_("You were logged out after a period of inactivity."), "info")
+            if record["idle"]:
+                kept = request.method == "POST" and request.endpoint in DRAFT_ENDPOINTS
+                if kept:
+                    fields = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
+                    catalog().store.put_draft(record["user"], request.path, fields)
+                sessions.end("idle")
+                if kept:
+                    flash(_("You were logged out after a period of inactivity. What you entered is kept: "
+                            "log in to continue."), "info")
+                else:
+                    flash(_("You were logged out after a period of inactivity."), "info")
                 return redirect(url_for("auth.login", next=request.path))
-            if roles and session.get("role") not in roles:
+            if roles and record.get("role") not in roles:
                 abort(403)
-            session["seen"] = time.time()
-            g.user = user
-            g.actor = f"staff:{user}"
+            sessions.touch()
+            g.user = record["user"]
+            g.actor = f"staff:{record['user']}"
             return view(*args, **kwargs)
 
         return wrapped

@@ -464,23 +464,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def _serve(app, host: str, port: int, workers: int) -> None:
-    from gunicorn.app.base import BaseApplication
+    from .server import serve
 
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", 4)
-            self.cfg.set("accesslog", None)  # URLs carry no patient data, but keep logs lean
-
-        def load(self):
-            if app is not None:
-                return app
-            from . import create_app
-
-            return create_app()
-
-    Server().run()
+    serve(app, host, port, workers)
 
 
 # ---------------------------------------------------------------- translations

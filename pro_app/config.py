@@ -33,22 +33,51 @@ def data_dir() -> Path:
 
 
 def _secret_key(data_dir: Path) -> str:
-    """A key from the environment, or one generated once and kept beside the data (shared by workers)."""
+    """A key from the environment, or one generated once and kept beside the data (shared by workers).
+
+    Several processes may start at once on an empty folder, and one may crash mid-write: the key is
+    written to a temporary file, fsynced, and linked into place under a lock, so every process reads
+    the same whole key; an empty file (from an older version's crash) counts as missing.
+    """
     if os.environ.get("PRO_APP_SECRET_KEY"):
         return os.environ["PRO_APP_SECRET_KEY"]
+    from filelock import FileLock
+
+    from .storage import DIR_MODE, FILE_MODE
+
     path = data_dir / "secret_key"
+    key = _read_key(path)
+    if key:
+        return key
+    data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", mode=FILE_MODE):
+        key = _read_key(path)
+        if key:
+            return key
+        tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)  # over an empty file too
+            dir_fd = os.open(data_dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(key)
-        except FileExistsError:  # pragma: no cover - another worker won the race
-            pass
-        return path.read_text().strip()
+        return ""
 
 
 def _flag(name: str, default: bool) -> bool:

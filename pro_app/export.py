@@ -2,7 +2,9 @@
 
 CSV is written for R, SPSS and Stata: UTF-8 without a byte order mark, a header row and
 no index column, ISO 8601 dates and times, '.' as the decimal mark, an empty cell for a
-missing value, and the codes of multiple-choice answers joined with ';'.
+missing value, and the codes of multiple-choice answers joined with ';'. A text cell that a
+spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return, and
+not a plain number) starts with a ' instead (OWASP: CSV injection).
 
 * wide: one row per patient and visit; columns ``<questionnaire>.<item>`` for answers and
   ``<questionnaire>.<scale>`` for scores (``<questionnaire>.<scale>_score`` when a scale
@@ -22,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -180,10 +183,21 @@ def long_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
     return LONG_COLUMNS, out
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?")
+
+
+def neutralise(value: str) -> str:
+    """A cell a spreadsheet would run as a formula gets a leading ' (OWASP, CSV injection); numbers stay numbers."""
+    if value.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def write_csv(header: list[str], rows: list[dict[str, str]], fh: Any) -> None:
     writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n", restval="", extrasaction="raise")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: neutralise(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
 
 
 # --------------------------------------------------------------------------- FHIR R4

@@ -6,7 +6,6 @@ Field names are ``a__<answer id>``; VAS metadata travels in ``m__<answer id>__<k
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields.choices import SelectChoice
 
-from .answers import normalise_value
+from .answers import normalise_value, parse_number
 from .definitions import (
     YESNO_OPTIONS,
     DateItem,
@@ -30,6 +29,8 @@ from .definitions import (
 __all__ = ["FIELD_BUILDERS", "page_form", "read_answers", "read_page_post", "PagePost", "field_name"]
 
 VAS_META = ("touched", "line_px", "px_per_mm", "calibrated")
+# What a real screen can report: the line's length in CSS px, and the calibration in px per mm.
+VAS_META_RANGES = {"line_px": (1.0, 10000.0), "px_per_mm": (0.5, 100.0)}
 
 
 def field_name(answer_id: str) -> str:
@@ -188,12 +189,13 @@ def read_answers(q: Questionnaire, page: Page, form: FlaskForm) -> tuple[dict[st
 
 def _vas_meta(item: VisualAnalogueScale, form: FlaskForm, value: Any) -> dict[str, Any]:
     def number(key: str) -> float | None:
+        # Strictly parsed ("nan", "1e308", "1_0" are not numbers here) and within what a screen can report.
         try:
-            value = float(form[meta_name(item.id, key)].data)
-        except (TypeError, ValueError):
+            value = parse_number(form[meta_name(item.id, key)].data or "")
+        except ValueError:
             return None
-        # "nan" and "inf" parse as floats but would be written as NaN/Infinity: not JSON for any other tool.
-        return round(value, 4) if math.isfinite(value) else None
+        lo, hi = VAS_META_RANGES[key]
+        return round(value, 4) if lo <= value <= hi else None
 
     return {
         "touched": value is not None and form[meta_name(item.id, "touched")].data == "1",

@@ -5,24 +5,33 @@ session knows only that patient and visit, and every URL here carries nothing bu
 the questionnaire id and page number. Answers are saved page by page (and on every
 change by the page script), so a tablet that sleeps or a patient who stops resumes
 where they left off. Idle or finished, the tablet locks and needs staff to unlock.
+
+The tablet's session lives in the store (``sessions``): a lock holds whatever cookie is
+replayed, and the lock and idle checks run before anything else, CSRF included. Every posted
+page names the response it belongs to (``response``, bound to the id with the app's key) and
+carries a stamp (``rev``, ``seq``): a page from an earlier patient's session is refused without
+showing or storing anything, and an older save never overwrites a newer one.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-import time
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from .auth import authenticate, start_staff_session
+from . import sessions
+from .auth import authenticate, login_refused, start_staff_session
 from .catalog import catalog
 from .definitions import Questionnaire
 from .forms import page_form, read_page_post
-from .storage import AlreadyCompleted, NotFound, StorageError
+from .storage import AlreadyCompleted, NotFound, StaleWrite, Stamp, StorageError
 from .web import current_language
 
 __all__ = ["bp", "render_after_stale_token", "hand_over"]
@@ -31,7 +40,10 @@ bp = Blueprint("patient", __name__, url_prefix="/tablet")
 log = logging.getLogger("pro_app")
 
 
-def _not_saved() -> str:
+def _not_saved(exc: StorageError | None = None) -> str:
+    if exc is not None and exc.disk_full:
+        return _("The answers could not be saved right now: the disk is full. Answers already saved are kept. "
+                    "Please tell the staff.")
     return _("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")
 
 
@@ -41,16 +53,17 @@ class UnlockForm(FlaskForm):
 
 
 def hand_over(patient_id: str, visit_id: str, staff_user: str, lang: str | None) -> None:
-    """Lock this browser session to one patient's visit: no staff identity survives."""
-    session.clear()
-    session.permanent = True
-    session["tablet"] = {"patient": patient_id, "visit": visit_id, "by": staff_user, "last": time.time(), "locked": False}
+    """Lock this browser session to one patient's visit: the staff session ends, nothing of it survives."""
+    sessions.begin("tablet", patient=patient_id, visit=visit_id, by=staff_user, locked=False)
     if lang:
         session["lang"] = lang
 
 
 def _tablet() -> dict[str, Any]:
-    return session["tablet"]
+    record = sessions.current("tablet")
+    if record is None:  # pragma: no cover - the guard has redirected already
+        abort(403)
+    return record
 
 
 def _actor() -> str:
@@ -58,35 +71,77 @@ def _actor() -> str:
 
 
 def _lock(reason: str) -> None:
-    tablet = session.get("tablet")
-    if tablet:
-        tablet["locked"] = True
-        tablet["reason"] = reason
-        session.modified = True
+    record = sessions.current("tablet")
+    if record is not None and not record.get("locked"):
+        sessions.touch(locked=True, reason=reason)
+        catalog().store.audit(_actor(), "lock", "tablet", record["visit"], record["patient"], reason=reason)
 
 
-@bp.before_request
 def guard():
-    if request.endpoint in ("patient.locked", "patient.static"):
+    """Before CSRF and before any view: a tablet page needs a live, unlocked tablet session.
+
+    An idle tablet locks on any request, a POST too, and nothing posted is stored.
+    """
+    if request.blueprint != "patient" or request.endpoint in (None, "patient.locked"):
         return None
-    tablet = session.get("tablet")
-    if not tablet:
-        return redirect(url_for("patient.locked"))
-    if tablet.get("locked"):
-        return redirect(url_for("patient.locked"))
-    idle = current_app.config["TABLET_IDLE_MINUTES"] * 60
-    if time.time() - tablet.get("last", 0) > idle and request.method == "GET":
+    record = sessions.current("tablet")
+    if record is not None and not record.get("locked") and record["idle"]:
         _lock("idle")
-        return redirect(url_for("patient.locked"))
-    tablet["last"] = time.time()
-    session.modified = True
+        record = None
+    if record is None or record.get("locked"):
+        if request.method == "POST" and request.form.get("action") == "autosave":
+            return jsonify({"saved": False, "locked": True}), 401
+        return redirect(url_for("patient.locked"), code=303)
+    sessions.touch()
     return None
+
+
+bp.before_app_request(guard)
 
 
 @bp.after_request
 def no_store(response):
     response.headers["Cache-Control"] = "no-store, max-age=0"
     return response
+
+
+def _binding(response_id: str) -> str:
+    """What a page posts to name its response: tied to the id by the app's key, the id itself not shown."""
+    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(key, f"response:{response_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _posted_response(qid: str) -> tuple[dict[str, Any], Questionnaire] | None:
+    """The response a posted page names, if it is this tablet's response to ``qid``; never creates one."""
+    response, q = _response_for(qid, create=False)
+    if response is None or not hmac.compare_digest(_binding(response["id"]), request.form.get("response", "")):
+        return None
+    return response, q
+
+
+def _page_response(qid: str) -> tuple[dict[str, Any], Questionnaire] | None:
+    """The response a GET shows (created on first sight), or the one a POST names: None if it is not this tablet's."""
+    if request.method == "POST":
+        return _posted_response(qid)
+    return _response_for(qid)  # type: ignore[return-value]
+
+
+def _posted_stamp() -> Stamp:
+    try:
+        return Stamp(int(request.form.get("rev", "")), int(request.form.get("seq", "")))
+    except ValueError:
+        return Stamp(-1, 0)  # a page without a stamp is older than anything stored
+
+
+def _foreign_page():
+    """A page that belongs to another response (an earlier patient's tab): nothing shown, nothing stored."""
+    if request.form.get("action") == "autosave":
+        return jsonify({"saved": False, "foreign": True}), 409
+    return render_template(
+        "error.html", title=_("This page is no longer valid"),
+        message=_("This page belonged to an earlier session on this tablet. Nothing from it was saved. "
+                  "Please continue from the start page."),
+    ), 409
 
 
 # ------------------------------------------------------------------ helpers
@@ -102,7 +157,7 @@ def _due(visit: dict[str, Any]) -> list[Questionnaire]:
     return [q for qid in visit["questionnaires"] if (q := cat.get(qid)) is not None and q.audience == "patient"]
 
 
-def _response_for(qid: str) -> tuple[dict[str, Any], Questionnaire]:
+def _response_for(qid: str, create: bool = True) -> tuple[dict[str, Any] | None, Questionnaire]:
     visit = _visit()
     if qid not in visit["questionnaires"]:
         abort(404)
@@ -114,6 +169,8 @@ def _response_for(qid: str) -> tuple[dict[str, Any], Questionnaire]:
     # A lock-free read finds the response on every page after the first; only creating it takes the lock.
     response = next((r for r in cat.store.list_responses(t["patient"], t["visit"]) if r["questionnaire"] == qid), None)
     if response is None:
+        if not create:
+            return None, current
         response = cat.store.start_response(t["patient"], t["visit"], current, _actor(), current_language())
     q = cat.for_response(response) or current
     return response, q
@@ -168,12 +225,31 @@ def _render_page(q: Questionnaire, response: dict[str, Any], n: int, form: Flask
     return render_template(
         "patient/page.html", q=q, page=page, items=items, form=form, errors=errors, n=n,
         progress=_progress(q, pages, n), notice=notice, alert=alert,
+        binding=_binding(response["id"]), revision=int(response.get("revision") or 0),
     ), status
+
+
+def _stale_page(q: Questionnaire, n: int, action: str):
+    """A save older than the stored answers: show the page as stored, and say why."""
+    if action == "autosave":
+        return jsonify({"saved": False, "stale": True}), 409
+    response, q = _response_for(q.id, create=False)
+    if response is None or response["status"] == "completed":
+        return redirect(url_for("patient.home"))
+    pages = q.visible_pages(response["answers"])
+    n = min(n, len(pages) - 1)
+    form = page_form(q, pages[n], response["answers"], current_language(), response.get("item_meta"))
+    return _render_page(q, response, n, form, {}, response["answers"], status=409, notice=_(
+        "This page had changed since it was opened (perhaps in another window). "
+        "The saved answers are shown: please check them and press the button again."))
 
 
 @bp.route("/q/<qid>/p/<int:n>", methods=["GET", "POST"])
 def page(qid: str, n: int):
-    response, q = _response_for(qid)
+    found = _page_response(qid)
+    if found is None:
+        return _foreign_page()
+    response, q = found
     if response["status"] == "completed":
         return redirect(url_for("patient.home"))
     answers = dict(response["answers"])
@@ -199,15 +275,20 @@ def page(qid: str, n: int):
     t = _tablet()
     try:
         saved = catalog().store.save_answers(t["patient"], response["id"], _actor(), post.update, post.meta,
-                                             page=resume_at, language=lang)
+                                             page=resume_at, language=lang, stamp=_posted_stamp())
     except AlreadyCompleted:
         return redirect(url_for("patient.home"))
+    except StaleWrite:
+        if action == "lock":
+            _lock("idle")
+            return redirect(url_for("patient.locked"))
+        return _stale_page(q, n, action)
     except StorageError as exc:
         # Keep what the patient just entered on the page (the error page would lose it) so they can send it again.
         log.error("storage error: %s", exc)
         if action == "autosave":
             return jsonify({"saved": False, "errors": sorted(errors)}), 503
-        return _render_page(q, response, n, form, errors, merged, status=503, alert=_not_saved())
+        return _render_page(q, response, n, form, errors, merged, status=503, alert=_not_saved(exc))
 
     if action == "autosave":
         return jsonify({"saved": True, "errors": sorted(errors)})
@@ -263,61 +344,72 @@ def _shown_value(q: Questionnaire, item: Any, aid: str, value: Any, lang: str) -
     return str(value)
 
 
+def _render_review(q: Questionnaire, response: dict[str, Any], status: int = 200):
+    lang = current_language()
+    answers = response["answers"]
+    pages = q.visible_pages(answers)
+    return render_template("patient/review.html", q=q, rows=_review_rows(q, answers, lang), form=FlaskForm(),
+                           progress=_progress(q, pages, len(pages)), binding=_binding(response["id"]),
+                           revision=int(response.get("revision") or 0)), status
+
+
 @bp.route("/q/<qid>/review", methods=["GET", "POST"])
 def review(qid: str):
-    response, q = _response_for(qid)
+    found = _page_response(qid)
+    if found is None:
+        return _foreign_page()
+    response, q = found
     if response["status"] == "completed":
         return redirect(url_for("patient.home"))
     lang = current_language()
     answers = response["answers"]
-    rows = _review_rows(q, answers, lang)
-    form = FlaskForm()
-    pages = q.visible_pages(answers)
-    progress = _progress(q, pages, len(pages))
     if request.method == "POST":
         action = request.form.get("action", "submit")
         if action.startswith("lang-") and action[5:] in ("sv", "en"):
             session["lang"] = action[5:]
             return redirect(url_for("patient.review", qid=qid))
         if action == "back":
+            pages = q.visible_pages(answers)
             return redirect(url_for("patient.page", qid=qid, n=max(len(pages) - 1, 0)))
-        missing_required = [r for r in rows if r["required"] and not r["answered"]]
-        if missing_required:
+        if any(r["required"] and not r["answered"] for r in _review_rows(q, answers, lang)):
             flash(_("Please answer the questions marked as required before you send."), "error")
-            return render_template("patient/review.html", q=q, rows=rows, form=form, progress=progress), 422
+            return _render_review(q, response, 422)
         t = _tablet()
         visible = set(q.visible_answer_ids(answers))
-        hidden = {aid: None for aid in answers if aid not in visible}
-        store = catalog().store
         try:
-            if hidden:  # answers to questions that skip logic has since hidden do not count
-                store.save_answers(t["patient"], response["id"], _actor(), hidden)
-            _completed, newly = store.complete_response(t["patient"], response["id"], _actor())
+            # What is sent is what the patient checked: answers changed since the page was shown are not sent.
+            _completed, newly = catalog().store.complete_response(
+                t["patient"], response["id"], _actor(), expected_revision=_posted_stamp().revision,
+                drop=[aid for aid in answers if aid not in visible])
+        except StaleWrite:
+            flash(_("Your answers had changed since this page was opened. Please check them and send again."), "error")
+            return _render_review(q, catalog().store.get_response(t["patient"], response["id"]), 409)
         except StorageError as exc:
             log.error("storage error: %s", exc)
-            flash(_not_saved(), "error")
-            return render_template("patient/review.html", q=q, rows=rows, form=form, progress=progress), 503
+            flash(_not_saved(exc), "error")
+            return _render_review(q, response, 503)
         if newly:
             flash(_("Thank you! Your answers to %(title)s are saved.", title=q.title.get(lang)), "success")
         return redirect(url_for("patient.home"))
-    return render_template("patient/review.html", q=q, rows=rows, form=form, progress=progress)
+    return _render_review(q, response)
 
 
 @bp.route("/locked", methods=["GET", "POST"])
 def locked():
     form = UnlockForm()
+    tablet = sessions.current("tablet")
     if request.method == "POST" and form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
+        # A locked tablet's own unlock is not held up by other user names' failures from this address.
+        user, refusal = authenticate(form.username.data, form.password.data, unlock=tablet is not None)
         if user is None:
-            flash(_("Wrong username or password."), "error")
-            return render_template("patient/locked.html", form=form), 401
-        tablet = session.get("tablet") or {}
+            return login_refused("patient/locked.html", form, refusal)
         start_staff_session(user)
-        catalog().store.audit(f"staff:{user['username']}", "unlock", "tablet", tablet.get("visit", "-"), tablet.get("patient"))
-        if tablet.get("patient"):
+        catalog().store.audit(f"staff:{user['username']}", "unlock", "tablet", (tablet or {}).get("visit", "-"),
+                              (tablet or {}).get("patient"))
+        if tablet:
             return redirect(url_for("staff.patient", patient_id=tablet["patient"]))
         return redirect(url_for("staff.dashboard"))
-    if session.get("tablet") and not session["tablet"].get("locked"):
+    if tablet is not None:
         _lock("manual")
     return render_template("patient/locked.html", form=form)
 
@@ -330,27 +422,33 @@ def finish():
 
 
 def render_after_stale_token():
-    """After an expired CSRF token: show the same page again with the posted answers kept."""
-    if request.endpoint not in ("patient.page", "patient.review") or not session.get("tablet"):
+    """After an expired CSRF token: show the same page again with the posted answers kept.
+
+    Only to the live, unlocked tablet session the page belongs to (the guard has run): a page
+    naming another response (an earlier patient's tab) is refused with nothing shown.
+    Returns (body, status), or None when this is not a tablet page.
+    """
+    if request.endpoint not in ("patient.page", "patient.review") or sessions.current("tablet") is None:
         return None
     try:
-        qid = request.view_args["qid"]
-        response, q = _response_for(qid)
-    except (NotFound, KeyError):
-        return None
+        _response_for(request.view_args["qid"], create=False)  # a questionnaire this visit does not have: 404
+    except (NotFound, KeyError, HTTPException):
+        return render_template("error.html", title=_("Not found"), message=_("This page does not exist.")), 404
+    if not request.form.get("response"):
+        return None  # not one of our pages at all: the plain "form had expired" page, nothing shown
+    posted = _posted_response(request.view_args["qid"])
+    if posted is None:
+        return _foreign_page()
+    response, q = posted
     if response["status"] == "completed":
         return None
     notice = _("Your answers are kept, but the page had expired. Please check them and press the button again.")
     if request.endpoint == "patient.review":
-        lang = current_language()
-        pages = q.visible_pages(response["answers"])
         flash(notice, "error")
-        return render_template("patient/review.html", q=q, rows=_review_rows(q, response["answers"], lang),
-                               form=FlaskForm(), progress=_progress(q, pages, len(pages)))
+        return _render_review(q, response, 400)
     n = request.view_args.get("n", 0)
     pages = q.visible_pages(response["answers"])
     if n >= len(pages):
         return None
     form = page_form(q, pages[n], response["answers"], current_language(), formdata=request.form)
-    body, _status = _render_page(q, response, n, form, {}, response["answers"], notice=notice)
-    return body
+    return _render_page(q, response, n, form, {}, response["answers"], status=400, notice=notice)

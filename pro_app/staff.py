@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.fields.choices import SelectChoice
+from werkzeug.datastructures import MultiDict
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from .auth import staff_required
@@ -20,7 +21,8 @@ from .catalog import catalog
 from .definitions import Page, Questionnaire
 from .forms import page_form, read_page_post
 from .patient import hand_over
-from .studies import enroll, studies, study_of
+from .storage import StaleWrite, Stamp
+from .studies import enroll, missing_visits, studies, study_of
 from .web import current_language
 
 __all__ = ["bp"]
@@ -113,8 +115,10 @@ def patient(patient_id: str):
     visits = store.list_visits(patient_id)
     responses = store.list_responses(patient_id)
     enroll_form = None
-    if studies() and not study_of(visits):
-        enroll_form = EnrollForm(formdata=None)
+    enrolled = studies().get(study_of(visits) or "")
+    # Shown until every planned visit exists: an enrolment cut short can be finished.
+    if studies() and (enrolled is None or missing_visits(enrolled, visits)):
+        enroll_form = EnrollForm(formdata=None, study=enrolled.id if enrolled else None)
         enroll_form.study.choices = _study_choices(with_none=False)
     return render_template("staff/patient.html", patient=record, visits=visits, responses=responses, form=form,
                            handoff=HandoffForm(), catalog=cat, enroll_form=enroll_form, study=study_of(visits),
@@ -216,14 +220,27 @@ def clinician_form(patient_id: str, visit_id: str, qid: str, n: int | None):
         ), status
 
     if request.method == "GET":
+        draft = store.take_draft(g.user, request.path)
+        if draft:  # posted after the session had expired, kept until this login
+            return show(page_form(q, page_def, answers, lang, formdata=MultiDict(draft)), {}, notice=_(
+                "What you entered before you were logged out is back on the form. Check it and save."))
         return show(page_form(q, page_def, answers, lang, response.get("item_meta")), {})
 
     form = page_form(q, page_def, answers, lang, formdata=request.form)
     shown = set(request.form.get("shown", "").split())
     post = read_page_post(q, page_def, answers, form, shown)
     errors = post.errors
-    saved = store.save_answers(patient_id, response["id"], g.actor, post.update, post.meta, page=n,
-                               language=lang, allow_completed=True)
+    try:
+        stamp = Stamp(int(request.form.get("rev", "")), int(request.form.get("seq", "")))
+    except ValueError:
+        stamp = Stamp(-1, 0)
+    try:
+        saved = store.save_answers(patient_id, response["id"], g.actor, post.update, post.meta, page=n,
+                                   language=lang, allow_completed=True, stamp=stamp)
+    except StaleWrite:  # someone saved this form since it was opened: show theirs, keep nothing blindly
+        return show(page_form(q, page_def, answers, lang, response.get("item_meta")), {}, status=409, notice=_(
+            "This form was saved by someone else since you opened it. Their answers are shown: "
+            "check them and enter your changes again."))
     response = saved
     answers = dict(saved["answers"])
     action = request.form.get("action", "save")
@@ -246,10 +263,8 @@ def clinician_form(patient_id: str, visit_id: str, qid: str, n: int | None):
             flash(_("Please answer the questions marked as required: %(items)s.",
                     items=", ".join(q.answer_text(a, lang) for a in required)), "error")
             return show(page_form(q, page_def, answers, lang, saved.get("item_meta")), {}, status=422, current=answers)
-        hidden = {aid: None for aid in answers if aid not in set(q.visible_answer_ids(answers))}
-        if hidden:
-            store.save_answers(patient_id, response["id"], g.actor, hidden, allow_completed=True)
-        store.complete_response(patient_id, response["id"], g.actor)
+        visible = set(q.visible_answer_ids(answers))
+        store.complete_response(patient_id, response["id"], g.actor, drop=[a for a in answers if a not in visible])
         flash(_("%(title)s is saved and complete.", title=q.title.get(lang)), "success")
         return redirect(url_for("staff.patient", patient_id=patient_id))
     flash(_("Saved."), "success")

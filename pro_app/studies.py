@@ -31,7 +31,7 @@ from .definitions import (
 )
 
 __all__ = ["Study", "VisitPlan", "Offset", "load_study_text", "load_study_file", "load_studies", "enroll",
-           "due_date", "studies", "study_of"]
+           "due_date", "studies", "study_of", "missing_visits"]
 
 log = logging.getLogger(__name__)
 
@@ -175,20 +175,22 @@ def load_studies(folder: str | Path, questionnaires: dict[str, Questionnaire] | 
 
 
 def enroll(store: Any, patient_id: str, study: Study, baseline: dt.date, actor: str) -> list[dict[str, Any]]:
-    """Create the study's visits for a patient with their due dates; visits that exist are left alone."""
-    existing = {v["key"] for v in store.list_visits(patient_id)}
-    created = []
-    for plan in study.visits:
-        if plan.key in existing:
-            continue
-        visit = store.add_visit(
-            patient_id, actor, key=plan.key, label=plan.label.model_dump(), questionnaires=plan.questionnaires,
-            clinician_forms=plan.clinician_forms, due=due_date(baseline, plan.offset).isoformat(),
-        )
+    """Create the study's visits for a patient with their due dates, in one transaction: the whole
+    schedule or nothing. Visits that exist are left alone, so enrolling again completes a schedule."""
+    plans = [
         # The schedule a visit came from, so summaries and exports can name the study.
-        visit = store.update_visit(patient_id, visit["id"], actor, study=study.id, window_days=plan.window_days)
-        created.append(visit)
-    return created
+        dict(key=plan.key, label=plan.label.model_dump(), questionnaires=plan.questionnaires,
+             clinician_forms=plan.clinician_forms, due=due_date(baseline, plan.offset).isoformat(),
+             study=study.id, window_days=plan.window_days)
+        for plan in study.visits
+    ]
+    return store.add_visits(patient_id, actor, plans)
+
+
+def missing_visits(study: Study, visits: list[dict[str, Any]]) -> list[str]:
+    """Keys of the study's planned visits that the patient does not have yet."""
+    have = {v["key"] for v in visits}
+    return [plan.key for plan in study.visits if plan.key not in have]
 
 
 def studies() -> dict[str, Study]:

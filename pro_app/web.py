@@ -1,11 +1,12 @@
 """What every page shares: language switch, security headers, error pages, number and date format."""
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, abort, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 
 from .storage import NotFound, StorageError
 
-__all__ = ["init_app", "safe_next", "number", "current_language", "template_helpers", "CSP"]
+__all__ = ["init_app", "safe_next", "number", "current_language", "template_helpers", "CSP", "BodyLimit"]
 
 log = logging.getLogger("pro_app")
 
@@ -57,12 +58,57 @@ def template_helpers() -> dict[str, Any]:
     }
 
 
+class BodyLimit:
+    """WSGI middleware: a request body over ``limit`` bytes is refused (413) whatever its framing.
+
+    Werkzeug checks a Content-Length against MAX_CONTENT_LENGTH, but a chunked body has none and
+    was cut at the limit and used. Here a body without a length is read up to the limit; one that
+    is longer is drained (up to ``drain``) and marked too large, so the app answers 413 in the
+    reader's language; one that fits is handed on with its length.
+    """
+
+    def __init__(self, app: Any, limit: int, drain: int = 64 * 1024 * 1024):
+        self.app = app
+        self.limit = limit
+        self.drain = drain
+
+    def __call__(self, environ: dict[str, Any], start_response: Any):
+        if not environ.get("CONTENT_LENGTH") and (
+                environ.get("wsgi.input_terminated") or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()):
+            stream = environ["wsgi.input"]
+            body = bytearray()
+            while len(body) <= self.limit:
+                chunk = stream.read(min(65536, self.limit + 1 - len(body)))
+                if not chunk:
+                    break
+                body += chunk
+            if len(body) > self.limit:
+                seen = len(body)
+                while seen < self.drain and (chunk := stream.read(65536)):
+                    seen += len(chunk)
+                body = bytearray()
+                environ["CONTENT_LENGTH"] = str(self.limit + 1)  # refused below, before any view reads it
+            else:
+                environ["CONTENT_LENGTH"] = str(len(body))
+            environ["wsgi.input"] = io.BytesIO(bytes(body))
+            environ.pop("wsgi.input_terminated", None)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
+    app.wsgi_app = BodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
+
+    @app.before_request
+    def body_limit():
+        if request.content_length is not None and request.content_length > app.config["MAX_CONTENT_LENGTH"]:
+            abort(413)
+
     @app.route("/")
     def index():
-        if session.get("tablet"):
+        if session.get("kind") == "tablet":
             return redirect(url_for("patient.home"))
-        if session.get("user"):
+        if session.get("kind") == "staff":
             return redirect(url_for("staff.dashboard"))
         return redirect(url_for("auth.login"))
 
@@ -94,15 +140,19 @@ def init_app(app: Flask) -> None:
 
         kept = patient.render_after_stale_token()
         if kept is not None:
-            return kept, 400
+            return kept
         return render_template("error.html", title=_("The form had expired"),
                                message=_("For your security the form had expired. Please go back and try again.")), 400
 
     @app.errorhandler(StorageError)
     def storage_error(exc: StorageError):
         log.error("storage error: %s", exc)
-        return render_template("error.html", title=_("Could not save"),
-                               message=_("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")), 503
+        if exc.disk_full:
+            message = _("The answers could not be saved right now: the disk is full. Answers already saved are kept. "
+                    "Please tell the staff.")
+        else:
+            message = _("The answers could not be saved right now. Nothing already saved is lost. Please ask the staff for help.")
+        return render_template("error.html", title=_("Could not save"), message=message), 503
 
     # Each error page in the reader's language: (status or exception, title, message).
     pages = [

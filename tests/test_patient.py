@@ -7,7 +7,7 @@ import pytest
 
 from pro_app import create_app
 
-from helpers import ROOT, csrf_token, hand_over, login
+from helpers import ROOT, csrf_token, hand_over, login, page_fields
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def post_page(client, qid, n, fields, action="next"):
     page = client.get(f"/tablet/q/{qid}/p/{n}")
     assert page.status_code == 200, page.status_code
     shown = page.text.split('name="shown" value="')[1].split('"')[0]
-    data = {"csrf_token": csrf_token(page.text), "shown": shown, "action": action, **fields}
+    data = {**page_fields(page.text), "shown": shown, "action": action, **fields}
     return client.post(f"/tablet/q/{qid}/p/{n}", data=data)
 
 
@@ -129,12 +129,12 @@ def test_required_item_blocks_submit_until_answered(engine):
     client, store, patient = engine
     client.get("/tablet/q/all_types")
     review = client.get("/tablet/q/all_types/review")
-    blocked = client.post("/tablet/q/all_types/review", data={"csrf_token": csrf_token(review.text), "action": "submit"})
+    blocked = client.post("/tablet/q/all_types/review", data={**page_fields(review.text), "action": "submit"})
     assert blocked.status_code == 422 and "obligatoriska" in blocked.text
     assert response_of(store, patient, "all_types")["status"] == "in_progress"
     post_page(client, "all_types", 0, {"a__smoker": "0"})
     review = client.get("/tablet/q/all_types/review")
-    done = client.post("/tablet/q/all_types/review", data={"csrf_token": csrf_token(review.text), "action": "submit"})
+    done = client.post("/tablet/q/all_types/review", data={**page_fields(review.text), "action": "submit"})
     assert done.status_code == 302
     assert response_of(store, patient, "all_types")["status"] == "completed"
 
@@ -144,9 +144,9 @@ def test_double_submit_and_refresh_store_one_response(engine):
     client.get("/tablet/q/patient_global")
     post_page(client, "patient_global", 0, {"a__PtGA": "40.0", "m__PtGA__touched": "1"})
     review = client.get("/tablet/q/patient_global/review")
-    token = csrf_token(review.text)
-    first = client.post("/tablet/q/patient_global/review", data={"csrf_token": token, "action": "submit"})
-    second = client.post("/tablet/q/patient_global/review", data={"csrf_token": token, "action": "submit"})
+    fields = page_fields(review.text)
+    first = client.post("/tablet/q/patient_global/review", data={**fields, "action": "submit"})
+    second = client.post("/tablet/q/patient_global/review", data={**fields, "action": "submit"})
     assert first.status_code == second.status_code == 302
     client.get("/tablet/q/patient_global")  # a refresh of the start link
     responses = [r for r in store.list_responses(patient["id"]) if r["questionnaire"] == "patient_global"]
@@ -160,7 +160,7 @@ def test_after_completion_pages_show_nothing_and_are_not_cached(engine):
     client.get("/tablet/q/patient_global")
     post_page(client, "patient_global", 0, {"a__PtGA": "40.0"})
     review = client.get("/tablet/q/patient_global/review")
-    client.post("/tablet/q/patient_global/review", data={"csrf_token": csrf_token(review.text), "action": "submit"})
+    client.post("/tablet/q/patient_global/review", data={**page_fields(review.text), "action": "submit"})
     back = client.get("/tablet/q/patient_global/p/0")
     assert back.status_code == 302 and back.location.endswith("/tablet/")
     assert client.get("/tablet/q/patient_global/review").status_code == 302
@@ -174,7 +174,7 @@ def test_stale_csrf_token_keeps_the_answers_on_the_page(engine):
     page = client.get("/tablet/q/all_types/p/1")
     shown = page.text.split('name="shown" value="')[1].split('"')[0]
     stale = client.post("/tablet/q/all_types/p/1", data={
-        "csrf_token": "expired-token", "shown": shown, "action": "next", "a__pain": "7", "a__aids": ["walker"],
+        **page_fields(page.text), "csrf_token": "expired-token", "shown": shown, "action": "next", "a__pain": "7", "a__aids": ["walker"],
     })
     assert stale.status_code == 400
     assert "Dina svar finns kvar" in stale.text
@@ -184,7 +184,7 @@ def test_stale_csrf_token_keeps_the_answers_on_the_page(engine):
     assert response_of(store, patient, "all_types")["answers"] == {}
     # ...and the fresh token on the returned page works.
     again = client.post("/tablet/q/all_types/p/1", data={
-        "csrf_token": csrf_token(stale.text), "shown": shown, "action": "next", "a__pain": "7", "a__aids": ["walker"],
+        **page_fields(stale.text), "shown": shown, "action": "next", "a__pain": "7", "a__aids": ["walker"],
     })
     assert again.status_code == 302
     assert response_of(store, patient, "all_types")["answers"] == {"pain": 7, "aids": ["walker"]}
@@ -232,9 +232,9 @@ def test_idle_tablet_saves_then_locks_and_needs_staff(engine, engine_app):
     assert client.get("/tablet/q/all_types/p/1").location.endswith("/tablet/locked")
     screen = client.get("/tablet/locked").text
     assert "E-1" not in screen and "Hur ont" not in screen  # nothing of the patient on the lock screen
-    wrong = client.post("/tablet/locked", data={"csrf_token": csrf_token(screen), "username": "anna", "password": "nope"})
+    wrong = client.post("/tablet/locked", data={**page_fields(screen), "username": "anna", "password": "nope"})
     assert wrong.status_code == 401
-    unlocked = client.post("/tablet/locked", data={"csrf_token": csrf_token(screen), "username": "anna",
+    unlocked = client.post("/tablet/locked", data={**page_fields(screen), "username": "anna",
                                                    "password": "correct horse battery"})
     assert unlocked.status_code == 302 and "/staff/patients/" in unlocked.location
 

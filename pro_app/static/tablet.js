@@ -79,33 +79,66 @@
     window.addEventListener("resize", function () { show(value.value === "" ? null : parseFloat(value.value)); });
   }
 
+  /* Saving as you go. Every send carries the page's stamp: the revision it was shown at ("rev") and a
+   * counter ("seq") that rises with each send, so the server keeps the newest and refuses an older one.
+   * Once Next, Back, a language or the idle lock has been sent, no autosave follows it. */
   function autosave(form) {
     var timer = null;
     // Not form.action: the page's own field named "action" shadows that property.
     var url = form.getAttribute("action");
-    function save() {
+    var seqField = form.querySelector("input[name=seq]");
+    var seq = parseInt(seqField ? seqField.value : "1", 10) || 1;
+    var leaving = false; // the page has been sent: nothing may overtake it
+    var stopped = false; // the server said this page is stale, foreign or locked
+    var lastContact = Date.now();
+
+    function next() {
+      seq += 1;
+      if (seqField) { seqField.value = String(seq); }
+      return String(seq);
+    }
+    function stamped() {
       var data = new FormData(form);
       data.set("action", "autosave");
-      return fetch(url, { method: "POST", body: data, credentials: "same-origin" }).catch(function () {});
+      data.set("seq", next());
+      return data;
+    }
+    function save() {
+      clearTimeout(timer);
+      if (leaving || stopped) { return; }
+      lastContact = Date.now();
+      fetch(url, { method: "POST", body: stamped(), credentials: "same-origin" }).then(function (r) {
+        if (r.status === 401) { stopped = true; window.location.reload(); } // locked: show the lock screen
+        else if (r.status === 409) { stopped = true; }
+      }).catch(function () {});
     }
     form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(save, 400); });
+    // Runs before the browser collects the form's fields, so the page is sent with the newest seq.
+    form.addEventListener("submit", function () { leaving = true; clearTimeout(timer); next(); });
     // The tablet going to sleep or the page being hidden: save what is on the page now.
     document.addEventListener("visibilitychange", function () {
-      if (document.visibilityState === "hidden" && navigator.sendBeacon) {
-        var data = new FormData(form); data.set("action", "autosave");
-        navigator.sendBeacon(url, data);
+      if (document.visibilityState === "hidden" && navigator.sendBeacon && !leaving && !stopped) {
+        navigator.sendBeacon(url, stamped());
       }
     });
     var idle = parseInt(form.dataset.idleSeconds || "0", 10);
     if (idle > 0) {
+      // The server locks a tablet it has not heard from for `idle` seconds: touches keep it informed
+      // (a save at most every 20 s), and the page locks itself a little before the server would.
+      var lockAfter = idle > 180 ? idle - 90 : idle / 2;
       var idleTimer = null;
       var reset = function () {
         clearTimeout(idleTimer);
+        if (Date.now() - lastContact > 20000) { save(); }
         idleTimer = setTimeout(function () {
+          if (leaving) { return; }
+          leaving = true;
+          clearTimeout(timer);
+          next();
           var input = document.createElement("input");
           input.type = "hidden"; input.name = "action"; input.value = "lock";
           form.appendChild(input); form.submit();
-        }, idle * 1000);
+        }, lockAfter * 1000);
       };
       ["pointerdown", "keydown", "change"].forEach(function (name) { document.addEventListener(name, reset); });
       reset();

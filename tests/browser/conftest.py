@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
+from helpers import LiveServer
 from pro_app import create_app
 from pro_app.auth import hash_password
 
@@ -25,25 +24,6 @@ CHROMIUM_ARGS = [
 # A 10-inch clinic tablet in landscape, driven by touch.
 TABLET = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 2, "has_touch": True, "is_mobile": True}
 NURSE = ("anna", "correct horse battery")
-
-
-class LiveServer:
-    def __init__(self, app):
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def store(self):
-        return self.app.extensions["pro_app"].store
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
 
 
 @pytest.fixture

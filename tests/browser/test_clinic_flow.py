@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfReader
 
 from pro_app import create_app
-from pro_app.auth import _failures, hash_password
+from pro_app.auth import hash_password
 
 from browser.conftest import LiveServer
 
@@ -44,7 +44,6 @@ def live_app(tmp_path, monkeypatch):
     studies.mkdir()
     (studies / "browser_study.yaml").write_text(STUDY, encoding="utf-8")
     monkeypatch.setenv("PRO_APP_DATA_DIR", str(tmp_path / "data"))
-    _failures.clear()
     app = create_app({"DATA_DIR": str(tmp_path / "data"), "QUESTIONNAIRE_DIR": str(questionnaires),
                       "STUDIES_DIR": str(studies), "SESSION_COOKIE_SECURE": False, "TESTING": True})
     app.extensions["pro_app"].store.create_user("nina", hash_password(PASSWORD), "nurse", "test")

@@ -9,7 +9,7 @@ import pytest
 from helpers import csrf_token
 from helpers import login as _login
 from pro_app import create_app
-from pro_app.auth import _failures, hash_password
+from pro_app.auth import hash_password
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -34,7 +34,6 @@ def clinic_dirs(tmp_path, monkeypatch) -> dict[str, Path]:
     for source in list((ROOT / "questionnaires").glob("*.yaml")) + list((HERE / "questionnaires").glob("*.yaml")):
         shutil.copy(source, questionnaires / source.name)
     monkeypatch.setenv("PRO_APP_DATA_DIR", str(data))
-    _failures.clear()  # the login throttle is per process
     return {"data": data, "questionnaires": questionnaires, "studies": HERE / "studies"}
 
 

@@ -1,9 +1,9 @@
 """A tablet session reaches no staff page and no other patient's data; every POST needs a valid CSRF token."""
 from __future__ import annotations
 
-import time
-
 import pytest
+
+from helpers import age_session, page_fields
 
 from .conftest import answer, client_for, csrf_token
 
@@ -21,7 +21,7 @@ def two_patients(app, store, enrolled):
 def _hand_over(client, patient, visit):
     page = client.get(f"/staff/patients/{patient['id']}")
     response = client.post(f"/staff/patients/{patient['id']}/visits/{visit['id']}/tablet",
-                           data={"csrf_token": csrf_token(page.text), "language": "sv"})
+                           data={**page_fields(page.text), "language": "sv"})
     assert response.status_code == 302 and response.location.endswith("/tablet/")
     return client
 
@@ -74,10 +74,10 @@ def test_done_or_idle_the_tablet_returns_to_the_lock_screen(app, nurse, store, t
         (response,) = [r for r in store.list_responses(patient["id"], visit["id"]) if r["questionnaire"] == qid]
         store.save_answers(patient["id"], response["id"], "test", answers)
         review = tablet.get(f"/tablet/q/{qid}/review")
-        assert tablet.post(f"/tablet/q/{qid}/review", data={"csrf_token": csrf_token(review.text), "action": "submit"}).status_code == 302
+        assert tablet.post(f"/tablet/q/{qid}/review", data={**page_fields(review.text), "action": "submit"}).status_code == 302
     done = tablet.get("/tablet/")
     assert "tablet/finish" in done.text
-    locked = tablet.post("/tablet/finish", data={"csrf_token": csrf_token(done.text)})
+    locked = tablet.post("/tablet/finish", data={**page_fields(done.text)})
     assert locked.location.endswith("/tablet/locked")
     assert tablet.get("/tablet/").location.endswith("/tablet/locked")
     assert tablet.get(f"/staff/patients/{patient['id']}").status_code == 403
@@ -85,14 +85,13 @@ def test_done_or_idle_the_tablet_returns_to_the_lock_screen(app, nurse, store, t
     # Idle: a fresh hand-off left alone longer than TABLET_IDLE_MINUTES locks on the next request.
     staff = client_for(app, "nina")
     tablet2 = _hand_over(staff, two_patients["other"], two_patients["other_visit"])
-    with tablet2.session_transaction() as session:
-        session["tablet"]["last"] = time.time() - app.config["TABLET_IDLE_MINUTES"] * 60 - 1
+    age_session(tablet2, store, app.config["TABLET_IDLE_MINUTES"] * 60 + 1)
     assert tablet2.get("/tablet/").location.endswith("/tablet/locked")
     assert tablet2.get("/tablet/").location.endswith("/tablet/locked")  # and it stays locked
 
     # Staff unlock: the session becomes a staff session for that patient.
     page = tablet2.get("/tablet/locked")
-    unlocked = tablet2.post("/tablet/locked", data={"csrf_token": csrf_token(page.text), "username": "nina",
+    unlocked = tablet2.post("/tablet/locked", data={**page_fields(page.text), "username": "nina",
                                                      "password": "correct horse battery"})
     assert unlocked.location.endswith(f"/staff/patients/{two_patients['other']['id']}")
     assert tablet2.get("/tablet/").location.endswith("/tablet/locked")
@@ -132,4 +131,4 @@ def test_every_post_route_rejects_a_missing_or_wrong_csrf_token(app, staff, stor
     assert (len(store.audit_entries()), len(store.list_patients())) == before
     # The same forms work with the right token (the test reaches the views).
     page = nurse.get("/staff/")
-    assert nurse.post("/staff/", data={"csrf_token": csrf_token(page.text), "study_code": "NEW-1"}).status_code == 302
+    assert nurse.post("/staff/", data={**page_fields(page.text), "study_code": "NEW-1"}).status_code == 302

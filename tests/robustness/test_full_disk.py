@@ -13,7 +13,7 @@ import pytest
 
 from pro_app import storage
 
-from helpers import csrf_token
+from helpers import csrf_token, page_fields
 
 SV_FAILED = "Svaren kunde inte sparas just nu"
 EN_FAILED = "The answers could not be saved right now"
@@ -48,7 +48,7 @@ def vas_page(client, lang="sv"):
 
 def post_vas(client, page, value, action="next"):
     return client.post("/tablet/q/patient_global/p/0", data={
-        "csrf_token": csrf_token(page.text), "shown": "PtGA", "action": action,
+        **page_fields(page.text), "shown": "PtGA", "action": action,
         "a__PtGA": value, "m__PtGA__touched": "1", "m__PtGA__line_px": "800", "m__PtGA__px_per_mm": "8",
     })
 
@@ -94,17 +94,17 @@ def test_failed_autosave_answers_not_saved(answered, monkeypatch):
 
 
 def test_failed_submit_keeps_the_response_open_and_says_so_in_english(answered, store, demo_visit, monkeypatch):
-    answered.post("/language", data={"csrf_token": csrf_token(vas_page(answered).text), "lang": "en"})
+    answered.post("/language", data={**page_fields(vas_page(answered).text), "lang": "en"})
     review = answered.get("/tablet/q/patient_global/review")
     assert review.status_code == 200
     read_only(monkeypatch)
-    result = answered.post("/tablet/q/patient_global/review", data={"csrf_token": csrf_token(review.text),
+    result = answered.post("/tablet/q/patient_global/review", data={**page_fields(review.text),
                                                                     "action": "submit"})
     assert result.status_code == 503 and EN_FAILED in result.text
     monkeypatch.undo()
     response = stored_answers(store, demo_visit)
     assert response["status"] == "in_progress" and response["answers"] == {"PtGA": 30.0}
-    done = answered.post("/tablet/q/patient_global/review", data={"csrf_token": csrf_token(review.text),
+    done = answered.post("/tablet/q/patient_global/review", data={**page_fields(review.text),
                                                                   "action": "submit"})
     assert done.status_code == 302 and stored_answers(store, demo_visit)["status"] == "completed"
 
@@ -113,7 +113,7 @@ def test_failed_submit_keeps_the_response_open_and_says_so_in_english(answered, 
 def test_staff_write_on_a_broken_disk_is_a_clear_error(nurse_client, store, monkeypatch, failure):
     page = nurse_client.get("/staff/")
     FAILURES[failure](monkeypatch)
-    result = nurse_client.post("/staff/", data={"csrf_token": csrf_token(page.text), "study_code": "DISK-1"})
+    result = nurse_client.post("/staff/", data={**page_fields(page.text), "study_code": "DISK-1"})
     assert result.status_code == 503 and SV_FAILED in result.text
     monkeypatch.undo()
     assert store.find_patient("DISK-1") is None

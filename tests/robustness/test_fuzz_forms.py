@@ -14,7 +14,8 @@ from pro_app import create_app
 from pro_app.auth import hash_password
 from pro_app.definitions import VisualAnalogueScale
 
-from helpers import csrf_token
+from helpers import as_staff, as_tablet
+from helpers import page_fields as hidden_fields
 
 MESSAGE_MARKERS = ('role="alert"', 'class="lead"', 'class="field-error"', 'class="flash')
 EXAMPLES = int(os.environ.get("PRO_APP_FUZZ_EXAMPLES", 120))
@@ -91,16 +92,12 @@ def _bind_tablet(client, store, questionnaires) -> tuple[dict, str]:
     patient = store.create_patient(f"FUZZ-{time.time_ns()}", "test")
     visit = store.add_visit(patient["id"], "test", key=f"v{time.time_ns()}", label={"sv": "v", "en": "v"},
                             questionnaires=[q.id for q in questionnaires])
-    with client.session_transaction() as s:
-        s.clear()
-        s["tablet"] = {"patient": patient["id"], "visit": visit["id"], "by": "anna", "last": time.time(), "locked": False}
+    as_tablet(client, store, patient["id"], visit["id"])
     return patient, visit["id"]
 
 
-def _bind_staff(client) -> None:
-    with client.session_transaction() as s:
-        s.clear()
-        s.update({"user": "anna", "role": "nurse", "seen": time.time()})
+def _bind_staff(client, store) -> None:
+    as_staff(client, store)
 
 
 @given(data=st.data())
@@ -117,14 +114,14 @@ def test_random_posts_never_crash_and_always_answer_in_the_users_language(site, 
         source = client.get(url if target != "finish" else "/tablet/")
     else:
         if target in ("dashboard", "visit", "handoff", "logout"):
-            _bind_staff(client)
+            _bind_staff(client, store)
         url = {"login": "/login", "language": "/language", "dashboard": "/staff/", "logout": "/logout",
                "visit": f"/staff/patients/{patient['id']}",
                "handoff": f"/staff/patients/{patient['id']}/visits/{visit_id}/tablet"}[target]
         source = client.get({"language": "/login", "logout": "/staff/", "handoff": f"/staff/patients/{patient['id']}"}
                             .get(target, url))
     if with_token and 'name="csrf_token"' in source.text:
-        form["csrf_token"] = csrf_token(source.text)
+        form.update(hidden_fields(source.text))
 
     result = client.post(url, data=form)
 
@@ -146,7 +143,7 @@ def test_vas_metadata_that_is_not_a_finite_number_is_not_stored(tablet, store, d
     tablet.get("/tablet/q/patient_global")
     page = tablet.get("/tablet/q/patient_global/p/0")
     result = tablet.post("/tablet/q/patient_global/p/0", data={
-        "csrf_token": csrf_token(page.text), "shown": "PtGA", "action": "next", "a__PtGA": "40",
+        **hidden_fields(page.text), "shown": "PtGA", "action": "next", "a__PtGA": "40",
         "m__PtGA__touched": "1", "m__PtGA__line_px": value, "m__PtGA__px_per_mm": value})
     assert result.status_code == 302
     text = (store.root / "patients" / f"{demo_visit[0]['id']}.json").read_text(encoding="utf-8")
