@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import now
-from .files import DIR_MODE, LogAppend, commit, dump_json, exclusive, private
+from .files import DIR_MODE, LogAppend, commit, dump_json, exclusive, private, read_lines
 
 __all__ = ["LAYOUT", "migrate"]
 
@@ -53,15 +53,15 @@ def migrate(root: Path, tmp: Path) -> None:
         return
     with exclusive(root / "migrate.lock", timeout=None):
         if _layout(root) < LAYOUT:
-            counts = None
             if _has_layout_1(root):
                 counts = _from_layout_1(root, tmp)
                 _sync(root)  # everything written is on disk before the layout file says so
+                if not any(e.get("action") == "migrate" and e.get("id") == f"layout-{LAYOUT}"
+                           for e in read_lines(root / "audit.jsonl")):  # once, also when run again
+                    with LogAppend(root / "audit.jsonl") as log:
+                        log.append([{"at": now(), "actor": "system", "action": "migrate", "entity": "data-folder",
+                                     "id": f"layout-{LAYOUT}", "details": counts}])
             commit(tmp, {root / "layout": LAYOUT})
-            if counts is not None:
-                with LogAppend(root / "audit.jsonl") as log:
-                    log.append([{"at": now(), "actor": "system", "action": "migrate", "entity": "data-folder",
-                                 "id": f"layout-{LAYOUT}", "details": counts}])
         _retire_layout_1(root)
 
 
