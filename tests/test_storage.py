@@ -15,7 +15,7 @@ import pytest
 
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_file
-from pro_app.storage import AlreadyCompleted, Store, StorageError
+from pro_app.storage import AlreadyCompleted, NotFound, Store, StorageError
 
 WRITER = Path(__file__).with_name("storage_writer.py")
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,3 +216,15 @@ def test_temporary_files_of_dead_writers_are_removed_on_start(store):
     assert live.exists() and young.exists()  # a live writer's file is left alone
     with open(live, "rb") as fh:  # and once its writer is gone, the next start removes it
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_change_for_an_unknown_patient_is_not_found_and_leaves_nothing(store, q):
+    unknown = "0123456789abcdef0123456789abcdef"
+    for change in (lambda: store.save_answers(unknown, unknown, "test", {"PtGA": 1.0}),
+                   lambda: store.complete_response(unknown, unknown, "test"),
+                   lambda: store.start_response(unknown, unknown, q, "test", "sv"),
+                   lambda: store.update_visit(unknown, unknown, "test", date="2025-01-01"),
+                   lambda: store.add_visit(unknown, "test", key="v", label={"sv": "v", "en": "v"}, questionnaires=[])):
+        with pytest.raises(NotFound):
+            change()
+    assert list((store.root / "patients").iterdir()) == []

@@ -265,6 +265,13 @@ class Store:
         except OSError as exc:
             raise StorageError(f"cannot write to the data folder: {exc.strerror or exc}") from exc
 
+    def _patient_change(self, patient_id: str) -> Any:
+        """A change of one patient's data: under the lock of their folder, audited in their audit file."""
+        folder = self._patient_folder(patient_id)
+        if not folder.is_dir():
+            raise NotFound("patient")
+        return self._change(folder, folder / "audit.jsonl")
+
     @contextmanager
     def _change(self, lock: Path, audit: Path) -> Iterator[_Change]:
         """One change under ``lock``: its files read once and written once, atomically, on success.
@@ -389,7 +396,7 @@ class Store:
         self.get_patient(patient_id)
         folder = self._patient_folder(patient_id)
         created = []
-        with self._change(folder, folder / "audit.jsonl") as change:
+        with self._patient_change(patient_id) as change:
             table = change.db(folder / "patient.json").table("visits")
             existing = {v["key"] for v in table.all()}
             for plan in plans:
@@ -415,7 +422,7 @@ class Store:
 
     def update_visit(self, patient_id: str, visit_id: str, actor: str, **fields: Any) -> dict[str, Any]:
         folder = self._patient_folder(patient_id)
-        with self._change(folder, folder / "audit.jsonl") as change:
+        with self._patient_change(patient_id) as change:
             table = change.db(folder / "patient.json").table("visits")
             if not table.contains(Query().id == visit_id):
                 raise NotFound("visit")
@@ -468,7 +475,7 @@ class Store:
         folder = self._patient_folder(patient_id)
         visit_file = self._visit_file(patient_id, visit_id)
         q = Query()
-        with self._change(folder, folder / "audit.jsonl") as change:
+        with self._patient_change(patient_id) as change:
             if not change.db(folder / "patient.json").table("visits").contains(q.id == visit_id):
                 raise NotFound("visit")
             index = change.db(visit_file).table("responses")
@@ -505,9 +512,8 @@ class Store:
         the page's Next, or a page shown before another save, never overwrites newer answers.
         A save without a stamp (the server's own) makes every page shown before it stale.
         """
-        folder = self._patient_folder(patient_id)
         path = self._response_file(patient_id, response_id)
-        with self._change(folder, folder / "audit.jsonl") as change:
+        with self._patient_change(patient_id) as change:
             responses = change.db(path).table("response")
             current = responses.get(doc_id=1)
             if current is None:
@@ -553,9 +559,8 @@ class Store:
         ``expected_revision``: the revision the person checked (the review page); if the answers changed
         since, ``StaleWrite``. ``drop``: answers that skip logic hides, cleared in the same transaction.
         """
-        folder = self._patient_folder(patient_id)
         path = self._response_file(patient_id, response_id)
-        with self._change(folder, folder / "audit.jsonl") as change:
+        with self._patient_change(patient_id) as change:
             responses = change.db(path).table("response")
             current = responses.get(doc_id=1)
             if current is None:
