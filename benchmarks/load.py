@@ -203,16 +203,20 @@ def _profile(pid: int, out: Path) -> subprocess.Popen | None:
 def _request_time(raw: Path) -> dict[str, Any]:
     """Shares of the sampled request time (stacks inside Flask's wsgi_app) by what they were waiting on."""
     total = 0
-    shares = {"lock_poll": 0, "lock_wait_in_kernel": 0, "storage": 0}
+    shares = {"login_requests": 0, "lock_poll": 0, "lock_wait_in_kernel": 0, "login_hash_wait": 0, "storage": 0}
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if "wsgi_app" not in stack or not count.isdigit():
             continue
         n = int(count)
         total += n
-        if "filelock" in stack:  # filelock's acquire: a non-blocking try, then time.sleep(poll_interval)
+        if "authenticate (" in stack:  # a login or an unlock: argon2 and the one-hash-at-a-time slot
+            shares["login_requests"] += n
+        if "_hash_slot (" in stack and ("acquire (" in stack or "_flock (" in stack):
+            shares["login_hash_wait"] += n  # waiting for the server's one password-hash slot (by design)
+        elif "filelock" in stack:  # filelock's acquire: a non-blocking try, then time.sleep(poll_interval)
             shares["lock_poll"] += n
-        if "_flock (" in stack:  # a kernel flock wait (pro_app/storage/files.py)
+        elif "_flock (" in stack:  # a kernel flock wait for data (pro_app/storage/files.py)
             shares["lock_wait_in_kernel"] += n
         if "pro_app/storage" in stack:
             shares["storage"] += n

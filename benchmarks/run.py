@@ -318,15 +318,18 @@ LOAD_HISTORY = 72  # responses per patient: about three years of visits
 
 
 def load(work: Path, quick: bool) -> list[dict[str, Any]]:
-    """20 tablets without and with history, alternating (twice in the full run): throughput must not drop."""
+    """20 tablets without and with history, alternating (three times in the full run): throughput must not drop."""
     if quick:
         return [run_load(work, tablets=4, rounds=1, workers=2, time_limit=60, history=history)
                 for history in (0, 7)]
     runs = []
-    for attempt in range(2):
-        for history in ((0, LOAD_HISTORY) if attempt == 0 else (LOAD_HISTORY, 0)):
-            runs.append(run_load(work, tablets=20, rounds=1, workers=3, time_limit=300, history=history,
-                                 filled=ALL_PATIENT_FORMS, profile=attempt == 0 and history == LOAD_HISTORY))
+    for attempt in range(3):
+        for history in ((0, LOAD_HISTORY) if attempt % 2 == 0 else (LOAD_HISTORY, 0)):
+            runs.append(run_load(work, tablets=20, rounds=2, workers=3, time_limit=300, history=history,
+                                 filled=ALL_PATIENT_FORMS))
+    # Once more with py-spy on the workers: sampling slows the server, so this run's rate is not compared.
+    runs.append(run_load(work, tablets=20, rounds=1, workers=3, time_limit=300, history=LOAD_HISTORY,
+                         filled=ALL_PATIENT_FORMS, profile=True))
     return runs
 
 
@@ -348,7 +351,8 @@ def targets(figures: list[dict[str, Any]]) -> dict[str, Any]:
         checks["save_within_10x_of_append_fsync"] = {"ratio": round(save / floor, 1), "ok": save / floor <= 10}
     if "load_http" in by:
         runs = by["load_http"]
-        rate = {h: statistics.median([r["requests_per_second"] for r in runs if r["history_responses_per_patient"] == h])
+        rate = {h: statistics.median([r["requests_per_second"] for r in runs
+                                      if r["history_responses_per_patient"] == h and not r.get("profile")])
                 for h in {r["history_responses_per_patient"] for r in runs}}
         without, with_history = rate[min(rate)], rate[max(rate)]
         profiled = [r["profile"] for r in runs if r.get("profile")]
@@ -356,8 +360,7 @@ def targets(figures: list[dict[str, Any]]) -> dict[str, Any]:
             "requests_per_second_without": without, "with_history": with_history,
             "ok": with_history >= without * 0.97}  # 3 %: the run-to-run noise of this shared machine
         if profiled:
-            checks["no_request_time_in_a_lock_poll"] = {"lock_poll_share": profiled[0]["lock_poll_share"],
-                                                        "ok": profiled[0]["lock_poll_share"] == 0}
+            checks["no_request_time_in_a_lock_poll"] = {**profiled[0], "ok": profiled[0]["lock_poll_share"] == 0}
     return {"figure": "targets", **checks}
 
 
