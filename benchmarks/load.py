@@ -151,7 +151,7 @@ def _tablet_run(port: int, patient: dict[str, Any], visits: list[str], questionn
         for round_, visit_id in enumerate(visits):
             if time.monotonic() > deadline:
                 return
-            for _attempt in range(20):  # "busy, try again in a moment" while many log in at once: a nurse would
+            for _attempt in range(150):  # "busy, try again in a moment" while many log in at once: a nurse would
                 _, html, _ = tablet.get("/login", "login_get")
                 status, _, _ = tablet.post("/login", {"csrf_token": _token(html), "username": NURSE[0],
                                                       "password": NURSE[1]}, "login")
