@@ -345,8 +345,9 @@ def commit(tmp_dir: Path, writes: dict[Path, Any], cache: "ReadCache | None" = N
         for folder in dict.fromkeys(item.target.parent for item in staged):
             fsync_dir(folder)
         if cache is not None:
-            for item, data in zip(staged, writes.values()):
-                cache.put(item.target, item.raw, data)
+            for item in staged:
+                # Decoded from the bytes written, not the caller's objects: nothing in the cache is shared.
+                cache.put(item.target, item.raw, json.loads(item.raw))
     except OSError as exc:
         exc.audit_written = logged  # type: ignore[attr-defined]
         if cache is not None:
