@@ -1,15 +1,20 @@
 """Simulated tablets against a production server (gunicorn, several workers) on 127.0.0.1.
 
-Each tablet is one thread with its own connection and cookie: a nurse logs in and
-hands the tablet over, the patient answers patient_global and HAQ page by page and
-sends them, the tablet locks. Every request is timed. At the end the data folder is
-read back: every response the server acknowledged must be stored exactly once.
+Each tablet is one thread with its own connection and cookie: a nurse logs in, opens the
+patient's page and hands the tablet over, the patient answers every patient questionnaire
+page by page and sends each, the tablet locks. Every request is timed by kind (logins apart
+from pages). The patients may have history (responses stored from earlier visits). At the end
+the data folder is read back: every response the server acknowledged must be stored exactly
+once. With ``profile=True`` py-spy samples every worker (idle threads too) and says how much
+of the request time was spent waiting on a lock.
 """
 from __future__ import annotations
 
 import http.client
 import os
 import re
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -34,7 +39,9 @@ SHOWN = re.compile(r'name="shown" value="([^"]*)"')
 # What a page posts back as it is: the response it belongs to and the stamp that orders its saves.
 BOUND = re.compile(r'name="(response|rev|seq)" value="([^"]*)"')
 NURSE = ("bench", "benchmark password 1")
-FILLED = ("patient_global", "haq")
+FILLED = ("patient_global", "haq")  # the quick run
+ALL_PATIENT_FORMS = ("patient_global", "haq", "sf36", "fss", "map")
+PAGE_KINDS = ("start", "page_get", "page_save", "review_get", "submit", "tablet_home", "finish", "handoff")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -138,13 +145,13 @@ def _answer(tablet: Tablet, q: Questionnaire, round_: int) -> bool:
 
 
 def _tablet_run(port: int, patient: dict[str, Any], visits: list[str], questionnaires: dict[str, Questionnaire],
-                deadline: float, timings: list, acknowledged: list, errors: list) -> None:
+                deadline: float, timings: list, acknowledged: list, errors: list, filled: tuple[str, ...]) -> None:
     tablet = Tablet(port, timings)
     try:
         for round_, visit_id in enumerate(visits):
             if time.monotonic() > deadline:
                 return
-            for _attempt in range(20):  # "busy, try again in a moment" while many log in at once: a nurse would
+            for _attempt in range(150):  # "busy, try again in a moment" while many log in at once: a nurse would
                 _, html, _ = tablet.get("/login", "login_get")
                 status, _, _ = tablet.post("/login", {"csrf_token": _token(html), "username": NURSE[0],
                                                       "password": NURSE[1]}, "login")
@@ -156,7 +163,7 @@ def _tablet_run(port: int, patient: dict[str, Any], visits: list[str], questionn
                                               {"csrf_token": _token(html), "language": "sv"}, "handoff")
             assert location == "/tablet/", (status, location)
             _, html, _ = tablet.get("/tablet/", "tablet_home")
-            for qid in FILLED:
+            for qid in filled:
                 if _answer(tablet, questionnaires[qid], round_):
                     acknowledged.append((patient["id"], visit_id, qid))
             _, html, _ = tablet.get("/tablet/", "tablet_home")
@@ -180,12 +187,58 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None
     raise RuntimeError("the server did not start")
 
 
+def _profile(pid: int, out: Path) -> subprocess.Popen | None:
+    """py-spy on the server and its workers, idle threads included; None if py-spy is not installed."""
+    spy = shutil.which("py-spy") or (str(Path(sys.executable).parent / "py-spy")
+                                     if (Path(sys.executable).parent / "py-spy").exists() else None)
+    if spy is None:
+        return None
+    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--idle", "--nonblocking",
+                                "--rate", "200", "--format", "raw", "--output", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)  # attached before the first tablet starts
+    return process
+
+
+def _request_time(raw: Path) -> dict[str, Any]:
+    """Shares of the sampled request time (stacks inside Flask's wsgi_app) by what they were waiting on."""
+    total = 0
+    shares = {"login_requests": 0, "lock_poll": 0, "lock_wait_in_kernel": 0, "login_hash_wait": 0, "storage": 0}
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if "wsgi_app" not in stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        if "authenticate (" in stack:  # a login or an unlock: argon2 and the one-hash-at-a-time slot
+            shares["login_requests"] += n
+        if "_hash_slot (" in stack and ("acquire (" in stack or "_flock (" in stack):
+            shares["login_hash_wait"] += n  # waiting for the server's one password-hash slot (by design)
+        elif "filelock" in stack:  # filelock's acquire: a non-blocking try, then time.sleep(poll_interval)
+            shares["lock_poll"] += n
+        elif "_flock (" in stack:  # a kernel flock wait for data (pro_app/storage/files.py)
+            shares["lock_wait_in_kernel"] += n
+        if "pro_app/storage" in stack:
+            shares["storage"] += n
+    return {"request_samples": total,
+            **{f"{k}_share": round(v / total, 4) if total else None for k, v in shares.items()}}
+
+
+def _kinds(timings: list[tuple[str, float]], kinds: tuple[str, ...]) -> dict[str, Any]:
+    seconds = [s for kind, s in timings if kind in kinds]
+    if not seconds:
+        return {"n": 0}
+    return {"p50_ms": round(statistics.median(seconds) * 1000, 1), "p95_ms": round(percentile(seconds, 95) * 1000, 1),
+            "n": len(seconds)}
+
+
 def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int = 3,
-             time_limit: float = 180.0) -> dict[str, Any]:
+             time_limit: float = 180.0, history: int = 0, filled: tuple[str, ...] = FILLED,
+             profile: bool = False) -> dict[str, Any]:
     questionnaires = load_questionnaires()
-    data = workdir / "load-data"
-    folder = seed_folder(data, questionnaires, patients=tablets, responses_per_patient=0, open_visits=rounds,
-                         visit_questionnaires=FILLED)
+    data = workdir / f"load-data-{history}-{time.monotonic_ns()}"
+    folder = seed_folder(data, questionnaires, patients=tablets, responses_per_patient=history, open_visits=rounds,
+                         visit_questionnaires=filled)
     Store(data).create_user(NURSE[0], hash_password(NURSE[1]), "nurse", "benchmark")
     port = free_port()
     env = {**os.environ, "PRO_APP_DATA_DIR": str(data), "PRO_APP_SECURE_COOKIES": "0",
@@ -196,12 +249,16 @@ def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int 
     timings: list[tuple[str, float]] = []
     acknowledged: list[tuple[str, str, str]] = []
     errors: list[str] = []
+    spy = None
+    spy_out = workdir / f"py-spy-{history}-{time.monotonic_ns()}.txt"
     try:
         _wait_for(port, server)
+        if profile:
+            spy = _profile(server.pid, spy_out)
         started = time.perf_counter()
         deadline = time.monotonic() + time_limit
         threads = [threading.Thread(target=_tablet_run, args=(port, p, folder.open_visits[p["id"]], questionnaires,
-                                                              deadline, timings, acknowledged, errors))
+                                                              deadline, timings, acknowledged, errors, filled))
                    for p in folder.patients]
         for t in threads:
             t.start()
@@ -209,6 +266,12 @@ def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int 
             t.join()
         elapsed = time.perf_counter() - started
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+            try:
+                spy.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
         server.terminate()
         try:
             _, server_log = server.communicate(timeout=30)
@@ -217,16 +280,25 @@ def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int 
             _, server_log = server.communicate()
 
     store = Store(data)
+    opened = {(p["id"], v) for p in folder.patients for v in folder.open_visits[p["id"]]}
     stored = [(r["patient"], r["visit"], r["questionnaire"]) for p in folder.patients
-              for r in store.list_responses(p["id"]) if r["status"] == "completed"]
+              for r in store.list_responses(p["id"]) if r["status"] == "completed" and (p["id"], r["visit"]) in opened]
     all_seconds = [s for _, s in timings]
     saves = [s for kind, s in timings if kind in ("page_save", "submit")]
+    pages = [s for kind, s in timings if kind in PAGE_KINDS]
     return {
         "figure": "load_http",
         "server": f"gunicorn, {workers} workers x 4 threads, 127.0.0.1",
         "tablets": tablets,
+        "history_responses_per_patient": history,
         "rounds_per_tablet": rounds,
-        "questionnaires_per_round": list(FILLED),
+        "questionnaires_per_round": list(filled),
+        "pages_per_second": round(len(pages) / elapsed, 1),
+        "tablet_pages": _kinds(timings, PAGE_KINDS),
+        "page_saves": _kinds(timings, ("page_save", "submit")),
+        "logins": _kinds(timings, ("login",)),
+        "staff_patient_page": _kinds(timings, ("staff_patient",)),
+        "profile": _request_time(spy_out) if spy is not None and spy_out.exists() else None,
         "seconds": round(elapsed, 2),
         "requests": len(timings),
         "requests_per_second": round(len(timings) / elapsed, 1),

@@ -1,8 +1,10 @@
-"""Build a data folder directly in the store's on-disk format, fast.
+"""Build a data folder directly on disk, fast.
 
-Going through ``Store`` costs an fsync per write, so 50,000 responses would take many
-minutes; the files written here are what the store itself writes (TinyDB JSON, one
-file per patient, ``index.json``), so the store reads and extends them as its own.
+Going through ``Store`` costs fsyncs per write, so 50,000 responses would take many minutes.
+The files are written in layout 1 (``index.json`` and one TinyDB file per patient, the layout
+before issue 13), which every version of the store reads: today's store migrates such a folder
+when it opens it, and an older one uses it as it is. So the same seed serves a benchmark of
+``main`` and of a branch, and opening it measures the migration too.
 """
 from __future__ import annotations
 
@@ -116,8 +118,11 @@ def seed_folder(root: Path, questionnaires: dict[str, Questionnaire], *, patient
 def plain_tinydb_file(path: Path, folder: SeededFolder) -> int:
     """Every response of a seeded folder in one TinyDB ``db.json``: the design partitioning avoids."""
     docs: dict[str, Any] = {}
+    seeded = folder.root / "patients"
+    if (folder.root / "layout-1").exists():  # a store of layout 2 has opened it and kept the seed aside
+        seeded = folder.root / "layout-1" / "patients"
     for patient in folder.patients:
-        data = json.loads((folder.root / "patients" / f"{patient['id']}.json").read_text(encoding="utf-8"))
+        data = json.loads((seeded / f"{patient['id']}.json").read_text(encoding="utf-8"))
         for doc in data["responses"].values():
             docs[str(len(docs) + 1)] = doc
     path.write_text(json.dumps({"responses": docs}, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")

@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from filelock import FileLock, Timeout
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -26,7 +25,8 @@ from wtforms.validators import DataRequired, Length
 
 from . import sessions
 from .catalog import catalog
-from .storage import FILE_MODE, StorageError
+from .storage import StorageError
+from .storage.files import LockTimeout, exclusive
 from .web import safe_next
 
 __all__ = ["bp", "ROLES", "hash_password", "verify_password", "staff_required", "current_user", "start_staff_session",
@@ -67,11 +67,11 @@ def _hash_slot() -> Iterator[None]:
     if not _waiting.acquire(blocking=False):
         raise Busy()
     try:
-        lock = FileLock(str(catalog().store.root / "login-hash.lock"), mode=FILE_MODE, timeout=HASH_WAIT_SECONDS)
+        # A kernel lock: a waiting login sleeps until the hash before it is done, never polls.
         try:
-            with lock:
+            with exclusive(catalog().store.root / "login-hash.lock", timeout=HASH_WAIT_SECONDS):
                 yield
-        except Timeout as exc:
+        except LockTimeout as exc:
             raise Busy() from exc
     finally:
         _waiting.release()

@@ -11,15 +11,23 @@ from helpers import ROOT
 def test_quick_benchmarks_print_every_figure_as_json(tmp_path):
     out = tmp_path / "quick.json"
     run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr
-    figures = {f["figure"]: f for f in map(json.loads, run.stdout.splitlines())}
-    assert set(figures) == {"save_scaling", "plain_tinydb_insert", "render_sf36_page", "score_sf36",
-                            "startup_memory", "load_http", "study_report"}
-    assert json.loads(out.read_text())["figures"] == list(figures.values())
-    load = figures["load_http"]
-    assert load["errors"] == [] and load["submitted"] == load["stored"] > 0
-    assert load["lost"] == load["duplicates"] == 0
+    printed = [json.loads(line) for line in run.stdout.splitlines()]
+    figures = {f["figure"]: f for f in printed}
+    assert set(figures) == {"save_history", "visits_and_registration", "sqlite_reference", "append_fsync_floor",
+                            "save_scaling", "plain_tinydb_insert", "render_sf36_page", "score_sf36",
+                            "startup_memory", "load_http", "study_report", "targets"}
+    assert json.loads(out.read_text())["figures"] == printed
+    loads = [f for f in printed if f["figure"] == "load_http"]
+    assert sorted(f["history_responses_per_patient"] for f in loads) == [0, 7]
+    for load in loads:
+        assert load["errors"] == [] and load["submitted"] == load["stored"] > 0
+        assert load["lost"] == load["duplicates"] == 0
+        assert load["logins"]["n"] > 0 and load["tablet_pages"]["n"] > 0
+    history = figures["save_history"]["by_history"]
+    assert set(history) == {"7", "72"} and all(h["page_save"]["n"] > 0 for h in history.values())
+    assert {"save_600_within_1.5x_of_7", "save_within_10x_of_append_fsync"} <= set(figures["targets"])
     assert figures["save_scaling"]["small"]["median_ms"] > 0
     report = figures["study_report"]
     assert report["csv_rows"] == report["patients"] * report["visits"] and report["report_s"] > 0

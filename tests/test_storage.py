@@ -15,7 +15,7 @@ import pytest
 
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_file
-from pro_app.storage import AlreadyCompleted, Store, StorageError
+from pro_app.storage import AlreadyCompleted, NotFound, Store, StorageError
 
 WRITER = Path(__file__).with_name("storage_writer.py")
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,15 +85,22 @@ def test_response_records_definition_and_keeps_a_snapshot(store, q):
     assert snapshot["definition"]["pages"][0]["items"][0]["id"] == "PtGA"
 
 
-def test_one_file_per_patient(store, q):
+def test_one_folder_per_patient_and_one_file_per_response(store, q):
     a = store.create_patient("A", "test")
     b = store.create_patient("B", "test")
-    store.add_visit(a["id"], "test", key="v", label={"sv": "v", "en": "v"}, questionnaires=[])
+    visit = store.add_visit(a["id"], "test", key="v", label={"sv": "v", "en": "v"}, questionnaires=[q.id])
     store.add_visit(b["id"], "test", key="v", label={"sv": "v", "en": "v"}, questionnaires=[])
-    files = sorted(p.name for p in (store.root / "patients").glob("*.json"))
-    assert files == sorted([f"{a['id']}.json", f"{b['id']}.json"])
-    # No study code in any file name.
-    assert not any("A" in name or "B" in name for name in files)
+    response = store.start_response(a["id"], visit["id"], q, "test", "sv")
+    folders = sorted(p.name for p in (store.root / "patients").iterdir())
+    assert folders == sorted([a["id"], b["id"]])
+    assert sorted(p.name for p in (store.root / "patients" / a["id"]).iterdir()) == sorted(
+        ["patient.json", "audit.jsonl", f"visit-{visit['id']}.json", f"response-{response['id']}.json"])
+    # The register: one line per patient, in the order registered.
+    lines = (store.root / "patients.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [a["id"], b["id"]]
+    # No study code in any file or folder name.
+    names = [p.name for p in store.root.rglob("*")]
+    assert not any("A" in name or "B" in name for name in names)
 
 
 def test_threads_writing_at_once_lose_nothing(store, q):
@@ -172,13 +179,13 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(store, q, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("pro_app.storage.os.replace", disk_full)
+    monkeypatch.setattr("pro_app.storage.files.os.replace", disk_full)
     with pytest.raises(StorageError) as exc:
         store.save_answers(patient["id"], r["id"], "test", {"PtGA": 60.0})
     assert "No space left on device" in str(exc.value)
     monkeypatch.undo()
     assert store.get_response(patient["id"], r["id"])["answers"] == {"PtGA": 30.0}
-    assert not list((store.root / "patients").glob(".*.tmp")), "temporary file left behind"
+    assert not list((store.root / "tmp").iterdir()), "temporary file left behind"
     # The audit trail, written ahead of the data, says that the change was not stored.
     last_two = store.audit_entries()[-2:]
     assert [e["action"] for e in last_two] == ["update", "not-stored"]
@@ -186,12 +193,38 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(store, q, monkeypatch):
 
 
 def test_temporary_files_of_dead_writers_are_removed_on_start(store):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(dead.stdout)
-    orphan = store.root / "patients" / f".abc.json.{dead_pid}.deadbeef.tmp"
-    mine = store.root / "patients" / f".abc.json.{os.getpid()}.cafebabe.tmp"
-    orphan.write_text("{half a wri")
-    mine.write_text("{in progress")
-    Store(store.root)
+    import fcntl
+
+    orphan = store.root / "tmp" / "patient.json.deadbeef.tmp"  # its writer died: nobody holds it
+    live = store.root / "tmp" / "patient.json.cafebabe.tmp"  # a writer (another process) holds it
+    young = store.root / "tmp" / "patient.json.feedface.tmp"  # just created, not yet locked by its writer
+    for path in (orphan, live, young):
+        path.write_text("{half a wri")
+    an_hour_ago = time.time() - 3600
+    os.utime(orphan, (an_hour_ago, an_hour_ago))
+    os.utime(live, (an_hour_ago, an_hour_ago))
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time\n"
+                               "f = open(sys.argv[1], 'rb'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True)\n"
+                               "time.sleep(60)", str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        Store(store.root)
+    finally:
+        holder.kill()
+        holder.wait()
     assert not orphan.exists()
-    assert mine.exists()  # a live writer's file is left alone
+    assert live.exists() and young.exists()  # a live writer's file is left alone
+    with open(live, "rb") as fh:  # and once its writer is gone, the next start removes it
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_change_for_an_unknown_patient_is_not_found_and_leaves_nothing(store, q):
+    unknown = "0123456789abcdef0123456789abcdef"
+    for change in (lambda: store.save_answers(unknown, unknown, "test", {"PtGA": 1.0}),
+                   lambda: store.complete_response(unknown, unknown, "test"),
+                   lambda: store.start_response(unknown, unknown, q, "test", "sv"),
+                   lambda: store.update_visit(unknown, unknown, "test", date="2025-01-01"),
+                   lambda: store.add_visit(unknown, "test", key="v", label={"sv": "v", "en": "v"}, questionnaires=[])):
+        with pytest.raises(NotFound):
+            change()
+    assert list((store.root / "patients").iterdir()) == []

@@ -1,7 +1,7 @@
 """A writer killed at any point of any write: the store stays readable and keeps every acknowledged change.
 
 The writer is a forked child (no interpreter start-up per run, so many runs stay fast)
-that counts the storage module's file operations (open, each write, fsync, rename) and
+that counts the storage's file operations (open, each write, fsync, rename) and
 SIGKILLs itself at the N-th one, halfway through a chunk when N falls on a write. It
 reports each operation before it starts ("try") and once the store returned ("ok"):
 everything reported "ok" was acknowledged to the user and must survive.
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pro_app import storage
+from pro_app.storage import files
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_file
 from pro_app.storage import Store
@@ -80,11 +81,11 @@ def _arm(kill_at: int) -> list[int]:
             return result
         return call
 
-    storage.open = hooked_open  # the module's own name shadows the builtin
-    storage.os.replace = hooked(real_replace)
+    files.open = hooked_open  # the module's own name shadows the builtin
+    files.os.replace = hooked(real_replace)
     # A killed process loses nothing the kernel already has, so fsync only counts here: it
     # matters for power loss, which a test cannot cause, and skipping it keeps many runs fast.
-    storage.os.fsync = hooked(lambda fd: None)
+    files.os.fsync = hooked(lambda fd: None)
     return count
 
 
@@ -181,9 +182,13 @@ def _run_killed(root: Path, seed: int, kill_at: int) -> tuple[list[list[Any]], b
 
 def _check(root: Path, reports: list[list[Any]]) -> None:
     # Every data file still parses as JSON: no torn file replaced a good one.
-    for path in [root / "index.json", root / "users.json", *root.glob("patients/*.json"), *root.glob("definitions/*.json")]:
-        if path.exists():
-            json.loads(path.read_text(encoding="utf-8"))
+    for path in [*root.glob("users.json"), *root.glob("patients/*/*.json"), *root.glob("definitions/*.json"),
+                 *root.glob("sessions/*.json")]:
+        json.loads(path.read_text(encoding="utf-8"))
+    register = root / "patients.jsonl"
+    for line in (register.read_bytes() if register.exists() else b"").splitlines(keepends=True):
+        if line.endswith(b"\n"):  # whole lines parse; a torn last one is cut by the next registration
+            json.loads(line)
     store = Store(root)
     store.audit_entries()  # a torn last audit line is skipped, never an error
     in_flight = reports[-1] if reports and reports[-1][0] == "try" else None

@@ -12,6 +12,7 @@ import errno
 import pytest
 
 from pro_app import storage
+from pro_app.storage import files
 
 from helpers import csrf_token, page_fields
 
@@ -23,7 +24,7 @@ def disk_full(monkeypatch):
     def replace(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(storage.os, "replace", replace)
+    monkeypatch.setattr(files.os, "replace", replace)
 
 
 def read_only(monkeypatch):
@@ -34,7 +35,7 @@ def read_only(monkeypatch):
             raise OSError(errno.EROFS, "Read-only file system")
         return real_open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(storage, "open", opener, raising=False)
+    monkeypatch.setattr(files, "open", opener, raising=False)
 
 
 FAILURES = {"full disk": disk_full, "read-only folder": read_only}

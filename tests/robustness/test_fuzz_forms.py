@@ -133,8 +133,10 @@ def test_random_posts_never_crash_and_always_answer_in_the_users_language(site, 
         assert f'<html lang="{lang}">' in result.text, (target, form)
         if result.status_code >= 400:
             assert any(m in result.text for m in MESSAGE_MARKERS), (target, form, result.text[:500])
-    for path in (store.root / "index.json", store.root / "patients" / f"{patient['id']}.json"):
+    for path in (store.root / "patients" / patient["id"]).glob("*.json"):
         strict(path.read_text(encoding="utf-8"))
+    for line in (store.root / "patients.jsonl").read_text(encoding="utf-8").splitlines():
+        strict(line)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e999"])
@@ -146,6 +148,7 @@ def test_vas_metadata_that_is_not_a_finite_number_is_not_stored(tablet, store, d
         **hidden_fields(page.text), "shown": "PtGA", "action": "next", "a__PtGA": "40",
         "m__PtGA__touched": "1", "m__PtGA__line_px": value, "m__PtGA__px_per_mm": value})
     assert result.status_code == 302
-    text = (store.root / "patients" / f"{demo_visit[0]['id']}.json").read_text(encoding="utf-8")
-    meta = strict(text)["responses"]["1"]["item_meta"]["PtGA"]
+    (response,) = store.list_responses(demo_visit[0]["id"])
+    text = (store.root / "patients" / demo_visit[0]["id"] / f"response-{response['id']}.json").read_text(encoding="utf-8")
+    meta = strict(text)["response"]["1"]["item_meta"]["PtGA"]
     assert meta["line_px"] is None and meta["px_per_mm"] is None and meta["touched"] is True

@@ -192,15 +192,17 @@ def _kill_master_under_load(server, start, stop, threads, store, acknowledged) -
     assert not any(_alive(pid) for pid in workers), "orphaned workers are still running"
     assert Browser(restarted.port).get("/login").status == 200
 
-    raw = (store.root / "audit.jsonl").read_bytes()
-    assert b"\x00" not in raw
-    entries = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+    entries = []
+    for path in [store.root / "audit.jsonl", *store.root.glob("patients/*/audit.jsonl")]:
+        raw = path.read_bytes()
+        assert b"\x00" not in raw, path
+        entries += [json.loads(line) for line in raw.decode("utf-8").splitlines()]
     audited = {(e["patient"], e["details"]["answers"]["PtGA"]["to"]) for e in entries
                if e["action"] == "update" and e["entity"] == "response"}
     assert len(acknowledged) > 20, "the load never got going"
     missing = [a for a in acknowledged if a not in audited]
     assert not missing, missing[:5]
-    for path in store.root.glob("patients/*.json"):
+    for path in store.root.glob("patients/*/*.json"):
         json.loads(path.read_text(encoding="utf-8"))
 
 

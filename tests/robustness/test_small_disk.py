@@ -19,7 +19,9 @@ import subprocess
 import pytest
 
 from helpers import hand_over, login, page_fields
-from pro_app import create_app, storage
+from pro_app import create_app
+from pro_app.storage import files
+from pro_app.storage.tinydb import RESERVE_BYTES
 from pro_app.auth import hash_password
 
 NURSE = ("anna", "correct horse battery")
@@ -52,7 +54,7 @@ class SmallDisk:
         def room() -> int:
             if disk.reserve_seen and not (disk.path / "data" / "reserve").exists():
                 disk.reserve_seen = False
-                disk.room += storage.RESERVE_BYTES
+                disk.room += RESERVE_BYTES
             return disk.room
 
         class Torn:
@@ -90,8 +92,8 @@ class SmallDisk:
             def f_bavail(self):
                 return room()
 
-        self.patch.setattr(storage, "open", full_open, raising=False)
-        self.patch.setattr(storage.os, "statvfs", lambda path: Room())
+        self.patch.setattr(files, "open", full_open, raising=False)
+        self.patch.setattr(files.os, "statvfs", lambda path: Room())
 
     def free(self) -> None:
         if self.mounted:
@@ -119,8 +121,10 @@ def _vas(page, value: str) -> dict:
 
 
 def _audit_lines(root) -> list[dict]:
-    """Every line of the audit file, each of which must be one whole JSON entry."""
-    return [json.loads(line) for line in (root / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    """Every line of every audit file (the global one, each patient's), each one whole JSON entry, in order."""
+    lines = [json.loads(line) for path in [root / "audit.jsonl", *root.glob("patients/*/audit.jsonl")]
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    return sorted(lines, key=lambda e: e["seq"])
 
 
 def test_full_disk_loses_no_audited_change_and_staff_can_still_unlock(small_disk, monkeypatch):

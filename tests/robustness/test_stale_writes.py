@@ -10,11 +10,11 @@ import threading
 import time
 
 import pytest
-from filelock import FileLock
 
 from helpers import Browser, LiveServer, page_fields
 from pro_app import create_app
 from pro_app.auth import hash_password
+from pro_app.storage.files import exclusive
 
 NURSE = ("anna", "correct horse battery")
 
@@ -47,8 +47,8 @@ def _vas(value: float, action: str, seq: int, fields: dict) -> dict:
 
 
 def _hold_patient_lock(store, patient_id: str, seconds: float, held: threading.Event) -> None:
-    # Another writer of the same patient's file (a second tablet of the same patient, a nurse's form).
-    with FileLock(str(store.root / "patients" / f"{patient_id}.json") + ".lock"):
+    # Another writer of the same patient's data (a second tablet of the same patient, a nurse's form).
+    with exclusive(store.root / "patients" / patient_id):
         held.set()
         time.sleep(seconds)
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from helpers import ROOT, page_fields
-from pro_app import storage
+from pro_app.storage import files
 from pro_app.config import questionnaire_dir, studies_dir
 from pro_app.definitions import load_directory
 from pro_app.storage import Store
@@ -38,13 +38,13 @@ def test_a_stray_byte_written_into_the_stores_file_descriptor_is_caught_before_i
             os.write(fd, b"\x00")
         return real_fsync(fd)
 
-    monkeypatch.setattr(storage.os, "fsync", fsync)
+    monkeypatch.setattr(files.os, "fsync", fsync)
     store.add_visit(patient["id"], "test", key="v1", label={"sv": "v", "en": "v"}, questionnaires=[])
     monkeypatch.undo()
     assert strays["left"] == 0
-    raw = (store.root / "audit.jsonl").read_bytes()
+    raw = (store.root / "patients" / patient["id"] / "audit.jsonl").read_bytes()
     assert b"\x00" not in raw and [json.loads(line)["action"] for line in raw.splitlines()] == ["create", "create"]
-    assert b"\x00" not in (store.root / "patients" / f"{patient['id']}.json").read_bytes()
+    assert b"\x00" not in (store.root / "patients" / patient["id"] / "patient.json").read_bytes()
     assert [v["key"] for v in store.list_visits(patient["id"])] == ["v1"]
 
 
@@ -184,7 +184,7 @@ def test_start_up_leaves_the_temporary_file_of_a_writer_it_cannot_see(tmp_path):
         os._exit(code)
     os.close(write_end)
     os.read(read_end, 1)  # the writer holds the patient's lock and is writing its temporary file
-    assert list((store.root / "patients").glob(".*.tmp"))
+    assert list((store.root / "tmp").glob("*.tmp"))
     Store(store.root)  # a process starting up meanwhile
     _, status = os.waitpid(pid, 0)
     os.close(read_end)

@@ -121,4 +121,5 @@ def test_data_files_are_readable_by_the_app_only(site):
             seen.add(name)
             mode = stat.S_IMODE(os.stat(os.path.join(folder, name)).st_mode)
             assert mode & 0o077 == 0, (name, oct(mode))
-    assert {"users.json", "index.json", "audit.jsonl", "secret_key", "sessions.json"} <= seen
+    assert {"users.json", "patients.jsonl", "patient.json", "audit.jsonl", "secret_key", "layout"} <= seen
+    assert any(name.startswith("response-") for name in seen) and list((root / "sessions").glob("*.json"))
