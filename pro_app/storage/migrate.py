@@ -170,4 +170,9 @@ def _retire_layout_1(root: Path) -> None:
         (root / name).unlink(missing_ok=True)
     if (root / "index.json").exists():
         os.replace(root / "index.json", backup / "index.json")
+    # The copy kept aside holds answers and password hashes: private, whatever mode the old files had.
+    for folder, _dirs, names in os.walk(backup):
+        os.chmod(folder, DIR_MODE)
+        for name in names:
+            os.chmod(os.path.join(folder, name), 0o600)
     _sync(root)
