@@ -1,6 +1,8 @@
 """Clinician-reported core set measures: every questionnaire loads, every scorer has golden cases."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from pro_app.config import questionnaire_dir
@@ -98,7 +100,8 @@ def test_enzymes_value_and_multiple_of_uln():
     answers = {"sample_date": "2024-03-01", "CK": 12.6, "CK_unit": "ukat_L", "CK_ULN": 3.5,
                "aldolase": 9.0, "aldolase_unit": "U_L", "aldolase_ULN": 7.5}
     scales = by_id(score(load("enzymes"), answers))
-    assert scales["CK"].value == 12.6 and scales["CK"].unit == "ukat_L"
+    assert scales["CK"].value == 12.6 and scales["CK"].unit == "µkat/L" and scales["CK"].extra["unit"] == "ukat_L"
+    assert scales["CK"].extra["value_U_L"] == 756.0  # 12.6 x 60
     assert scales["CK_xULN"].value == 3.6  # 12.6 / 3.5
     assert scales["aldolase_xULN"].value == 1.2  # 9.0 / 7.5
     assert "LD" not in scales  # optional enzymes only when measured
@@ -129,8 +132,8 @@ def test_mfi2_per_task_and_total_percent_of_maximum():
     scales = by_id(score(load("mfi2"), answers))
     assert scales["FI2_shoulder_flexion_R"].value == 50.0  # 30 / 60
     assert scales["FI2_head_lift"].value == 25.0  # 15 / 60
-    # (11 x 60 + 30 + 15) / (13 x 60) = 705 / 780 = 90.4 %
-    assert scales["FI2_total"].value == 90.4
+    # (11 x 60 + 30 + 15) / (13 x 60) = 705 / 780 = 90.38... %
+    assert scales["FI2_total"].exact == Fraction(705, 780) * 100
 
 
 def test_mfi2_total_not_computable_with_a_task_missing():
