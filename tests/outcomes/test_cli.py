@@ -146,12 +146,19 @@ def test_outcomes_prints_every_later_visit_against_baseline(data_dir, qdir):
     assert "no completed 'haq' response" in missing["HAQ"]["en"]
 
 
-def test_outcomes_one_missing_measure_is_named(data_dir, qdir):
+def test_outcomes_one_missing_measure_is_named_and_does_not_hide_a_decided_result(data_dir, qdir):
     store, questionnaires, pid = seed(data_dir, qdir, m3_haq=False)
     m3 = patient_outcomes(Catalog(questionnaires, store), pid)[0]
-    assert m3.imacs.met is None
+    # PtGA, PhGA and CK improved by 50 %, nothing worsened: IMACS is met whatever the HAQ is.
+    assert m3.imacs.met is True
     assert [m.measure for m in m3.imacs.missing] == ["HAQ"]
+    assert "HAQ" in m3.imacs.note["en"] and "HAQ" in m3.imacs.note["sv"]
+    # ACR/EULAR: 17.5 + 7.5 + 10 + 0 + 7.5 = 42.5 known; the HAQ (1.5 at baseline, 0-3 at
+    # follow-up: -50 % to +50 % of the range) adds 0 to 10 points: 42.5-52.5, moderate either way.
     assert [m.measure for m in m3.acr_eular.missing] == ["HAQ"]
+    assert m3.acr_eular.total is None
+    assert (m3.acr_eular.total_min, m3.acr_eular.total_max) == (42.5, 52.5)
+    assert m3.acr_eular.category == "moderate" and m3.acr_eular.note["en"]
 
 
 def test_outcomes_unknown_study_code_exits_1(data_dir, qdir):
