@@ -76,11 +76,6 @@ MEASURE_LABELS: dict[str, dict[str, str]] = {
     "extramuscular": {"en": "Extramuscular global activity", "sv": "Extramuskulär global aktivitet"},
     "enzyme": {"en": "Most abnormal muscle enzyme", "sv": "Mest avvikande muskelenzym"},
 }
-# The scale a measure lives on when nothing at either visit says (no response, nothing installed).
-DEFAULT_RANGES: dict[str, tuple[float, float | None]] = {
-    "PhGA": (0.0, 100.0), "PtGA": (0.0, 100.0), "HAQ": (0.0, 3.0), "MMT": (0.0, 80.0),
-    "extramuscular": (0.0, 100.0), "enzyme": (0.0, None),
-}
 
 # IMACS preliminary definition of improvement (Oddis CV et al. Arthritis Rheum 2005;52:2607-15;
 # Rider LG et al. Arthritis Rheum 2004;50:2281-90).
@@ -266,14 +261,12 @@ def _missing_reason(measure: str, baseline: Measurement | None, follow_up: Measu
 
 
 def _scale_of(measure: str, *measurements: Measurement | None) -> tuple[Fraction, Fraction | float]:
-    """The scale of a measure: the first of ``measurements`` that knows it, else the usual one."""
-    if measure == "enzyme":
-        return Fraction(0), INF
-    for m in measurements:
-        if m is not None and m.scale_max is not None:
-            return as_exact(m.scale_min), as_exact(m.scale_max)
-    low, high = DEFAULT_RANGES[measure]
-    return as_exact(low), as_exact(high)
+    """The scale of a measure: the first of ``measurements`` that knows it; unknown (or an enzyme): 0 and up."""
+    if measure != "enzyme":
+        for m in measurements:
+            if m is not None and m.scale_max is not None:
+                return as_exact(m.scale_min), as_exact(m.scale_max)
+    return Fraction(0), INF
 
 
 def _bounds(measure: str, m: Measurement | None, other: Measurement | None) -> tuple[Fraction, Fraction | float]:
@@ -321,9 +314,11 @@ def _absolute_range(measure: str, baseline: Measurement | None, follow_up: Measu
         return _relative_range(measure, baseline, follow_up)
     if _both_measured_apart(measure, baseline, follow_up):
         return -INF, INF
+    low, high = _scale_of(measure, baseline, follow_up)
+    if high == INF:  # missing at both visits, nothing says on what scale: anything from -100 % to +100 %
+        return Fraction(-100), Fraction(100)
     b_lo, b_hi = _bounds(measure, baseline, follow_up)
     f_lo, f_hi = _bounds(measure, follow_up, baseline)
-    low, high = _scale_of(measure, baseline, follow_up)
     width = high - low
     if HIGHER_IS_BETTER[measure]:
         return (f_lo - b_hi) / width * 100, (f_hi - b_lo) / width * 100  # type: ignore[operator]
