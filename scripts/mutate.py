@@ -35,16 +35,20 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TARGETS = ["pro_app/outcomes.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pro_app" / "scoring").glob("*.py"))]
 COPY = ["pro_app", "tests", "questionnaires", "studies", "translations", "pyproject.toml"]
 # The tests that pin each module's rules (the deterministic ones first: -x stops at the first failure).
+SCORING = ["tests/scoring/test_scale_metadata.py", "tests/scoring/test_golden.py", "tests/scoring/test_properties.py"]
+CRITERIA = ["tests/outcomes/test_criteria.py", "tests/outcomes/test_property_criteria.py", "tests/outcomes/test_cli.py",
+            "tests/clinic/test_issue16_cases.py"]
 TESTS: dict[str, list[str]] = {
-    "pro_app/outcomes.py": ["tests/outcomes", "tests/clinic/test_issue16_cases.py"],
-    "pro_app/scoring/__init__.py": ["tests/scoring", "tests/outcomes"],
-    "pro_app/scoring/haq.py": ["tests/scoring/test_haq.py", "tests/scoring/test_golden.py", "tests/scoring"],
-    "pro_app/scoring/sf36.py": ["tests/scoring/test_sf36.py", "tests/scoring/test_golden.py", "tests/scoring"],
-    "pro_app/scoring/map.py": ["tests/scoring/test_map.py", "tests/scoring"],
-    "pro_app/scoring/declarative.py": ["tests/scoring/test_declarative.py", "tests/scoring"],
-    "pro_app/scoring/enzymes.py": ["tests/scoring/test_clinician.py", "tests/scoring", "tests/outcomes"],
+    "pro_app/outcomes.py": CRITERIA,
+    "pro_app/scoring/__init__.py": ["tests/scoring", *CRITERIA],
+    "pro_app/scoring/haq.py": ["tests/scoring/test_haq.py", *SCORING, *CRITERIA],
+    "pro_app/scoring/sf36.py": ["tests/scoring/test_sf36.py", *SCORING],
+    "pro_app/scoring/map.py": ["tests/scoring/test_map.py", *SCORING],
+    "pro_app/scoring/declarative.py": ["tests/scoring/test_declarative.py", "tests/scoring/test_declarative_fss.py",
+                                       *SCORING],
+    "pro_app/scoring/enzymes.py": ["tests/scoring/test_clinician.py", *SCORING, *CRITERIA],
 }
-FALLBACK_TESTS = ["tests/scoring", "tests/outcomes"]
+FALLBACK_TESTS = ["tests/scoring/test_clinician.py", *SCORING, *CRITERIA]
 EQUIVALENT_DOC = ROOT / "docs" / "scoring.md"
 
 SWAPS: dict[type, list[type]] = {

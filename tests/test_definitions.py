@@ -121,6 +121,46 @@ BROKEN = {
     "missing version": (VALID.replace('version: "2"\n', "").replace("id: demo", "id: demo  # <-"), "required key 'version' is missing"),
     "empty Swedish text": (VALID.replace("{sv: Demo, en: Demo}", "{sv: '', en: Demo}  # <-"), "Swedish text ('sv') is empty"),
     "wrong audience": (VALID.replace("audience: patient", "audience: doctor  # <-"), "'patient' or 'clinician'"),
+    "none option code also an option code": (
+        VALID.replace("""        options: agree
+      - id: q2""", """        options: agree
+      - id: qm
+        type: multiple
+        text: {sv: Flera, en: Several}
+        options: agree
+        none_option:
+          code: 1  # <-
+          text: {sv: Inget av dessa, en: None of these}
+      - id: q2"""),
+        "the none option's code 1 is also the code of an option",
+    ),
+    "none option without Swedish text": (
+        VALID.replace("""        options: agree
+      - id: q2""", """        options: agree
+      - id: qm
+        type: multiple
+        text: {sv: Flera, en: Several}
+        options: agree
+        none_option: {code: none, text: {en: None of these}}  # <-
+      - id: q2"""),
+        "Swedish text ('sv') is missing",
+    ),
+    "none option on a single-choice item": (
+        VALID.replace("options: agree\n      - id: q2", "options: agree\n        none_option: {text: {sv: x, en: x}}  # <-\n      - id: q2"),
+        "unknown key 'none_option'",
+    ),
+    "default_from an unknown setting": (
+        VALID.replace("options: agree\n      - id: q2", "options: agree\n        default_from: shoe_size  # <-\n      - id: q2"),
+        "enzyme_unit",
+    ),
+    "default_from whose codes are not options": (
+        VALID.replace("options: agree\n      - id: q2", "options: agree\n        default_from: enzyme_unit  # <-\n      - id: q2"),
+        "the setting 'enzyme_unit' can be ukat_L, U_L, which is not an option code of this item",
+    ),
+    "provisional without English text": (
+        VALID.replace("audience: patient", "audience: patient\nprovisional: {sv: Ej verifierad}  # <-"),
+        "English text ('en') is missing",
+    ),
 }
 
 
@@ -205,3 +245,30 @@ def test_app_refuses_to_start_with_an_invalid_questionnaire(tmp_path, monkeypatc
 def test_json_schema_for_editors():
     schema = json_schema()
     assert "pages" in schema["properties"] and "definition_hash" not in schema["properties"]
+    # The none option, clinic-setting defaults and the provisional reason are part of the language.
+    assert "provisional" in schema["properties"]
+    defs = schema["$defs"]
+    assert "none_option" in defs["MultipleChoice"]["properties"] and "NoneOption" in defs
+    assert "none_option" not in defs["SingleChoice"]["properties"]
+    assert "enzyme_unit" in str(defs["SingleChoice"]["properties"]["default_from"])
+
+
+def test_none_option_is_listed_last_and_exclusive():
+    from pro_app.answers import normalise_value
+
+    text = VALID.replace("""        options: agree
+      - id: q2""", """        options: agree
+      - id: qm
+        type: multiple
+        text: {sv: Flera, en: Several}
+        options: agree
+        none_option: {text: {sv: Inget av dessa, en: None of these}}
+      - id: q2""")
+    q = load_text(text, "demo.yaml")
+    assert [o.code for o in q.options_for("qm")] == [1, 0, "none"]
+    assert [o.code for o in q.item("qm").listed_options(q)] == [1, 0]
+    assert normalise_value(q, "qm", ["none"]) == ["none"]
+    assert normalise_value(q, "qm", []) is None  # nothing ticked is no answer
+    assert normalise_value(q, "qm", ["1", "0"]) == [1, 0]
+    with pytest.raises(ValueError, match="cannot be combined"):
+        normalise_value(q, "qm", ["none", "1"])
