@@ -614,15 +614,16 @@ def core_set_from_scores(
     out: dict[str, Measurement] = {}
     for measure, (qid, sid) in CORE_SET_SOURCES.items():
         if measure == "enzyme":
-            out[measure] = _enzyme_measurement(scores.get(qid), absent.get(qid) or _no_response(qid), enzyme)
+            out[measure] = _enzyme_measurement(scores.get(qid), absent.get(qid) or _no_response(_form_name(measure)),
+                                               enzyme)
             continue
         if qid not in scores:
-            out[measure] = Measurement(None, reason=absent.get(qid) or _no_response(qid))
+            out[measure] = Measurement(None, reason=absent.get(qid) or _no_response(_form_name(measure)))
             continue
         scale = next((s for s in scores[qid] if s.id == sid), None)
         if scale is None:
             out[measure] = Measurement(None, reason=not_computable(
-                f"the scorer of '{qid}' gives no scale '{sid}'", f"poängsättningen av '{qid}' ger ingen skala '{sid}'"))
+                "the form's scoring gives no value for this measure", "formulärets poängsättning ger inget värde för måttet"))
             continue
         out[measure] = Measurement(scale.exact, scale.min, scale.max, scale.reason, scale.unit, scale.decimals)
     return out
@@ -667,8 +668,22 @@ def _in_unit_of(m: Measurement, ref: Measurement) -> Measurement:
     return Measurement(value, m.scale_min, m.scale_max, m.reason, ref.unit, m.decimals, m.enzyme, ref.unit_code)
 
 
-def _no_response(qid: str) -> Reason:
-    return not_computable(f"no completed '{qid}' response", f"inget ifyllt '{qid}'-formulär")
+def _form_name(measure: str) -> Reason:
+    """What a reader calls the form a measure comes from, when no definition is at hand."""
+    return {lang: f"{MEASURE_LABELS[measure][lang]}" for lang in ("en", "sv")}
+
+
+def _title(cat: Catalog, qid: str) -> Reason:
+    """A questionnaire's short title in both languages (never its id); a core set measure's name if not installed."""
+    q = cat.get(qid)
+    if q is not None:
+        return (q.short_title or q.title).model_dump()
+    measure = next((m for m, (source, _sid) in CORE_SET_SOURCES.items() if source == qid), None)
+    return _form_name(measure) if measure else {"en": "a form", "sv": "ett formulär"}
+
+
+def _no_response(name: Reason) -> Reason:
+    return not_computable(f"no completed form ({name['en']})", f"inget ifyllt formulär ({name['sv']})")
 
 
 @dataclass
@@ -711,19 +726,20 @@ def visit_scores(cat: Catalog, patient_id: str, visit: dict[str, Any]
     absent: dict[str, Reason] = {}
     for response in cat.store.list_responses(patient_id, visit["id"]):
         qid = response["questionnaire"]
+        name = _title(cat, qid)
         if response.get("status") != "completed":
-            absent[qid] = not_computable(f"the '{qid}' response is not completed",
-                                         f"'{qid}'-formuläret är inte färdigifyllt")
+            absent[qid] = not_computable(f"the form ({name['en']}) is not completed",
+                                         f"formuläret ({name['sv']}) är inte färdigifyllt")
         elif cat.get(qid) is None:
-            absent[qid] = not_computable(f"the questionnaire '{qid}' is not installed",
-                                         f"formuläret '{qid}' är inte installerat")
+            absent[qid] = not_computable(f"the form ({name['en']}) is not installed",
+                                         f"formuläret ({name['sv']}) är inte installerat")
         else:
             # Scored against the definition it was answered against, even if the YAML has changed since.
             q = cat.for_response(response) or cat.questionnaires[qid]
             scores[qid] = score_response(q, response.get("answers") or {})
     for qid, _ in CORE_SET_SOURCES.values():
         if qid not in scores and qid not in absent:
-            absent[qid] = _no_response(qid)
+            absent[qid] = _no_response(_title(cat, qid))
     return scores, absent
 
 

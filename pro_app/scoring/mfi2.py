@@ -58,8 +58,9 @@ def score_mfi2(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     value = None
     reason = None
     if missing:
-        reason = not_computable(f"{len(missing)} task(s) not recorded: {', '.join(missing)}.",
-                                f"{len(missing)} uppgift(er) ej registrerade: {', '.join(missing)}.")
+        names = {lang: "; ".join(questionnaire.answer_text(i, lang) for i in missing) for lang in ("en", "sv")}
+        reason = not_computable(f"{len(missing)} task(s) not recorded: {names['en']}.",
+                                f"{len(missing)} uppgift(er) ej registrerade: {names['sv']}.")
     else:
         value = sum(as_exact(answers[i]) for i in total_ids) / maxima * 100
     scales.append(Scale(

@@ -243,7 +243,7 @@ def test_case7_summary_shows_the_acr_eular_change_beside_the_points(app, physici
     visit(app, patient["id"], visits[0]["id"], phga=50, haq_answers=haq({c: 1 for c in range(1, 9)}))
     visit(app, patient["id"], visits[1]["id"], phga=20, haq_answers=haq({c: 1 for c in range(1, 9)}))
     page = physician.get(f"/staff/patients/{patient['id']}/visits/{visits[1]['id']}/summary").text
-    assert "Förändring, % av skalans omfång (ACR/EULAR)" in page
+    assert "ACR/EULAR <small>förändring, % av skalans omfång</small>" in page
     row = page.split('data-measure="PhGA"')[1].split("</tr>")[0]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     # PhGA 50 -> 20 mm: 60 % of baseline (IMACS), 30 % of the 0-100 range (ACR/EULAR) -> 17.5 points.

@@ -141,9 +141,11 @@ def test_outcomes_prints_every_later_visit_against_baseline(data_dir, qdir):
     assert m6["imacs"]["met"] is None and m6["acr_eular"]["total"] is None
     missing = {m["measure"]: m["reason"] for m in m6["imacs"]["missing"]}
     assert set(missing) == {"PhGA", "HAQ", "MMT", "extramuscular", "enzyme"}
-    assert "'mmt8' response is not completed" in missing["MMT"]["en"]
-    assert "inte färdigifyllt" in missing["MMT"]["sv"]
-    assert "no completed 'haq' response" in missing["HAQ"]["en"]
+    assert "the form (MMT-8) is not completed" in missing["MMT"]["en"]
+    assert "formuläret (MMT-8) är inte färdigifyllt" in missing["MMT"]["sv"]
+    assert "no completed form (HAQ (test stand-in))" in missing["HAQ"]["en"]
+    # A reader sees form titles, never a questionnaire's id.
+    assert not any("'" in r["en"] or "mmt8" in r["en"] for r in missing.values())
 
 
 def test_outcomes_one_missing_measure_is_named_and_does_not_hide_a_decided_result(data_dir, qdir):
@@ -173,4 +175,4 @@ def test_outcomes_without_haq_questionnaire_says_so(data_dir, qdir):
     (qdir / "haq.yaml").unlink()
     data = json.loads(CliRunner().invoke(main, ["outcomes", "ANA-01"]).output)
     missing = {m["measure"]: m["reason"]["en"] for m in data["visits"][0]["imacs"]["missing"]}
-    assert "'haq' is not installed" in missing["HAQ"]
+    assert "the form (HAQ disability index) is not installed" in missing["HAQ"]

@@ -91,11 +91,11 @@ def test_imacs_enzyme_rise_is_reported_with_its_percent():
 
 def test_imacs_missing_measure_is_named_with_reasons_in_both_languages():
     follow = core(PhGA=40, PtGA=40, HAQ=0.8)
-    follow["HAQ"] = Measurement(None, 0.0, 3.0, reason={"en": "no completed 'haq' response", "sv": "inget ifyllt 'haq'-formulär"})
+    follow["HAQ"] = Measurement(None, 0.0, 3.0, reason={"en": "no completed form (HAQ)", "sv": "inget ifyllt formulär (HAQ)"})
     result = imacs_improvement(core(), follow)
     assert result.met is None
     assert [m.measure for m in result.missing] == ["HAQ"]
-    assert "follow-up" in result.missing[0].reason["en"] and "'haq'" in result.missing[0].reason["en"]
+    assert "follow-up" in result.missing[0].reason["en"] and "no completed form (HAQ)" in result.missing[0].reason["en"]
     assert "uppföljningsbesöket" in result.missing[0].reason["sv"]
     assert "HAQ" in result.reason["en"] and "HAQ" in result.reason["sv"]
 

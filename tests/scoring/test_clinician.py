@@ -65,6 +65,10 @@ def test_mmt8_missing_group_makes_totals_not_computable_never_prorated():
     assert scales["MMT8_total"].value is None
     assert scales["MMT8_total"].missing == ["MMT_quadriceps_R"]
     assert "prorated" in scales["MMT8_total"].reason["en"] and scales["MMT8_total"].reason["sv"]
+    # The reason names the muscle group as the form does, never its id.
+    assert "Quadriceps (knee extensors), right" in scales["MMT8_total"].reason["en"]
+    assert "Quadriceps (knäextensorer), höger" in scales["MMT8_total"].reason["sv"]
+    assert "MMT_" not in scales["MMT8_total"].reason["en"] + scales["MMT8_total"].reason["sv"]
     assert scales["MMT8_bilateral"].value is None
 
 
@@ -141,6 +145,8 @@ def test_mfi2_total_not_computable_with_a_task_missing():
     del answers["FI2_step_test_L"]
     total = by_id(score(load("mfi2"), answers))["FI2_total"]
     assert total.value is None and total.missing == ["FI2_step_test_L"]
+    assert "Step test, left" in total.reason["en"] and "Steg upp på pall, vänster" in total.reason["sv"]
+    assert "FI2_" not in total.reason["en"] + total.reason["sv"]
 
 
 def test_adverse_events_counts_follow_the_slots():
