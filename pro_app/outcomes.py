@@ -307,22 +307,23 @@ def _relative_range(measure: str, baseline: Measurement | None, follow_up: Measu
     return _change_at(b_lo, f_hi, False), _change_at(b_hi, f_lo, False)  # type: ignore[arg-type]
 
 
-def _absolute_range(measure: str, baseline: Measurement | None, follow_up: Measurement | None
-                    ) -> tuple[Fraction | float, Fraction | float]:
-    """Lowest and highest ACR/EULAR percent change over every value the measure could have."""
+def _best_absolute(measure: str, baseline: Measurement | None, follow_up: Measurement | None) -> Fraction | float:
+    """The highest ACR/EULAR percent change any value of a missing measure could give.
+
+    (The lowest is always "no improvement": a missing value can always be as bad as its scale's
+    worst end, so a missing measure scores from 0 points up.)
+    """
     if measure == "enzyme":
-        return _relative_range(measure, baseline, follow_up)
+        return _relative_range(measure, baseline, follow_up)[1]
     if _both_measured_apart(measure, baseline, follow_up):
-        return -INF, INF
+        return INF
     low, high = _scale_of(measure, baseline, follow_up)
-    if high == INF:  # missing at both visits, nothing says on what scale: anything from -100 % to +100 %
-        return Fraction(-100), Fraction(100)
+    if high == INF:  # missing at both visits, nothing says on what scale: up to the whole range
+        return Fraction(100)
     b_lo, b_hi = _bounds(measure, baseline, follow_up)
     f_lo, f_hi = _bounds(measure, follow_up, baseline)
-    width = high - low
-    if HIGHER_IS_BETTER[measure]:
-        return (f_lo - b_hi) / width * 100, (f_hi - b_lo) / width * 100  # type: ignore[operator]
-    return (b_lo - f_hi) / width * 100, (b_hi - f_lo) / width * 100  # type: ignore[operator]
+    best = (f_hi - b_lo) if HIGHER_IS_BETTER[measure] else (b_hi - f_lo)
+    return best / (high - low) * 100  # type: ignore[operator]
 
 
 def _status(pct: Fraction | float) -> Status:
@@ -464,12 +465,7 @@ class TotalImprovementScore:
 
 def tis_points(measure: str, improvement_pct: Fraction | float) -> float:
     """Points for one measure's percent improvement (worsening scores 0), decided on the exact value."""
-    pct = improvement_pct if isinstance(improvement_pct, float) and math.isinf(improvement_pct) \
-        else as_exact(improvement_pct)
-    for upper, points in TIS_POINTS[measure]:
-        if pct <= upper:
-            return points
-    return TIS_POINTS[measure][-1][1]
+    return next(points for upper, points in TIS_POINTS[measure] if improvement_pct <= upper)
 
 
 def tis_category(total: Fraction | float) -> Literal["none", "minimal", "moderate", "major"]:
@@ -508,11 +504,9 @@ def total_improvement_score(
             high += as_exact(points)
         else:
             missing.append(MissingMeasure(c.measure, c.reason))
-            a_lo, a_hi = _absolute_range(c.measure, baseline.get(c.measure), follow_up.get(c.measure))
-            p_lo, p_hi = tis_points(c.measure, a_lo), tis_points(c.measure, a_hi)
-            drivers.append(MeasureDriver(c.measure, c.label, None, None, p_lo, p_hi))
-            low += as_exact(p_lo)
-            high += as_exact(p_hi)
+            best = tis_points(c.measure, _best_absolute(c.measure, baseline.get(c.measure), follow_up.get(c.measure)))
+            drivers.append(MeasureDriver(c.measure, c.label, None, None, 0.0, best))
+            high += as_exact(best)
     improved = [d for d in drivers if (d.points or 0) > 0]
     worsened = [d for d in drivers if d.improvement_pct is not None and d.improvement_pct < 0]
     if not missing:
@@ -656,8 +650,7 @@ def _enzyme_measurement(scales: list[Scale] | None, why_absent: Reason, enzyme: 
         return Measurement(None, reason=not_computable(f"the unit of {name['en']} was not recorded",
                                                        f"enheten för {name['sv']} registrerades inte"),
                            enzyme=enzyme, decimals=2)
-    return Measurement(scale.exact, 0.0, None, unit=unit_symbol(unit), decimals=scale.decimals, enzyme=enzyme,
-                       unit_code=unit)
+    return Measurement(scale.exact, unit=unit_symbol(unit), decimals=scale.decimals, enzyme=enzyme, unit_code=unit)
 
 
 def _in_unit_of(m: Measurement, ref: Measurement) -> Measurement:

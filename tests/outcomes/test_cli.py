@@ -82,7 +82,7 @@ def record(store, questionnaires, patient_id, visit_id, qid, answers, complete=T
         store.complete_response(patient_id, response["id"], "nurse")
 
 
-def seed(data_dir, qdir, *, m3_haq=True):
+def seed(data_dir, qdir, *, m3_haq=True, m3_enzymes=None):
     store = Store(data_dir)
     questionnaires = load_directory(qdir)
     patient = store.create_patient("ANA-01", "nurse", study="anakinra")
@@ -108,7 +108,7 @@ def seed(data_dir, qdir, *, m3_haq=True):
     record(store, questionnaires, pid, m3, "physician_global", {"PhGA": 30})  # relative 50 %; absolute 30 % -> 17.5
     record(store, questionnaires, pid, m3, "mmt8", mmt(8))  # 64: relative 14.3 %; absolute 10 % -> 10
     record(store, questionnaires, pid, m3, "myoact", {"MYOACT_cutaneous": 10, "extramuscular_global": 30})  # unchanged -> 0
-    record(store, questionnaires, pid, m3, "enzymes", {"sample_date": "2024-04-10", "CK": 10.0, "CK_unit": "ukat_L", "CK_ULN": 3.5})  # 50 % -> 7.5
+    record(store, questionnaires, pid, m3, "enzymes", m3_enzymes or {"sample_date": "2024-04-10", "CK": 10.0, "CK_unit": "ukat_L", "CK_ULN": 3.5})  # 50 % -> 7.5
     record(store, questionnaires, pid, m3, "mfi2", fi2(45))
     # m6: only the patient's global, and the MMT-8 started but not completed
     record(store, questionnaires, pid, visits["m6"]["id"], "patient_global", {"PtGA": 20})
@@ -134,6 +134,12 @@ def test_outcomes_prints_every_later_visit_against_baseline(data_dir, qdir):
     fi2_total = next(c for c in m3["functional_index"] if c["scale"] == "FI2_total")
     assert (fi2_total["baseline"], fi2_total["follow_up"], fi2_total["change"], fi2_total["change_pct"]) == (50.0, 75.0, 25.0, 50.0)
     assert fi2_total["improved"] is True
+    enzyme = next(c for c in m3["core_set"] if c["measure"] == "enzyme")
+    assert m3["enzyme"] == "CK" and enzyme["enzyme"] == "CK"
+    assert enzyme["label"] == {"en": "Most abnormal muscle enzyme: CK (creatine kinase)",
+                               "sv": "Mest avvikande muskelenzym: CK (kreatinkinas)"}
+    assert (enzyme["baseline"], enzyme["follow_up"], enzyme["unit"], enzyme["note"]) == (20.0, 10.0, "µkat/L", None)
+    assert enzyme["relative_exact"] == "50/1"  # exact fractions beside the floats in the JSON
     ptga = next(c for c in m3["scales"] if c["scale"] == "PtGA")
     assert (ptga["change"], ptga["change_pct"], ptga["improved"]) == (-30.0, -50.0, True)
 
@@ -161,6 +167,16 @@ def test_outcomes_one_missing_measure_is_named_and_does_not_hide_a_decided_resul
     assert m3.acr_eular.total is None
     assert (m3.acr_eular.total_min, m3.acr_eular.total_max) == (42.5, 52.5)
     assert m3.acr_eular.category == "moderate" and m3.acr_eular.note["en"]
+
+
+def test_outcomes_convert_the_follow_up_enzyme_to_the_baseline_unit(data_dir, qdir):
+    # CK 20 µkat/L (= 1200 U/L) at baseline, 600 U/L at follow-up: 50 % better, shown as 10 µkat/L.
+    store, questionnaires, pid = seed(data_dir, qdir, m3_enzymes={"CK": 600, "CK_unit": "U_L", "CK_ULN": 210})
+    m3 = patient_outcomes(Catalog(questionnaires, store), pid)[0]
+    enzyme = next(c for c in m3.core_set if c.measure == "enzyme")
+    assert (enzyme.baseline, enzyme.follow_up, enzyme.unit, enzyme.relative_improvement_pct) == (20.0, 10.0, "µkat/L", 50.0)
+    assert "U/L" in enzyme.note["en"] and "60 U/L" in enzyme.note["sv"]
+    assert m3.imacs.worsened == []
 
 
 def test_outcomes_unknown_study_code_exits_1(data_dir, qdir):

@@ -395,3 +395,59 @@ def test_missing_enzyme_at_follow_up_could_fall_by_anything_up_to_100_percent():
     missing_base["enzyme"] = Measurement(None, reason={"en": "x", "sv": "x"})
     enzyme = next(d for d in total_improvement_score(missing_base, core()).points if d.measure == "enzyme")
     assert (enzyme.points_min, enzyme.points_max) == (0.0, 7.5)
+
+
+def test_a_measurement_starts_at_0_unless_told():
+    # Measurement's scale_min defaults to 0: PhGA 50 -> 40 on 0-100 is 10 % of the range.
+    assert measure_change("PhGA", Measurement(50, scale_max=100), Measurement(40, scale_max=100)).absolute_exact == 10
+
+
+def test_a_missing_measure_is_not_from_zero_and_says_where_its_percent_comes_from():
+    follow = core()
+    follow["PtGA"] = missing("PtGA")
+    change = measure_change("PtGA", core()["PtGA"], follow["PtGA"])
+    assert change.from_zero is False and change.relative_improvement_pct is None
+    assert change.tis_basis == "range"
+    assert measure_change("enzyme", core()["enzyme"], core()["enzyme"]).tis_basis == "baseline"
+
+
+def test_a_measure_on_different_scales_at_the_two_visits_could_be_anything():
+    # MMT-8 unilateral (0-80) at baseline, bilateral (0-150) at follow-up: not comparable, so
+    # it could be the worsened MMT that fails IMACS, or worth anything from 0 to 32.5 points.
+    baseline, follow = core(), core(PhGA=40, PtGA=40, HAQ=0.8)
+    follow["MMT"] = Measurement(120, 0, 150)
+    assert imacs_improvement(baseline, follow).met is None
+    mmt = next(d for d in total_improvement_score(baseline, follow).points if d.measure == "MMT")
+    assert (mmt.points, mmt.points_min, mmt.points_max) == (None, 0.0, 32.5)
+    # Three improved without the MMT and nothing else worse: only the MMT's status decides.
+    follow_ok = core(PhGA=40, PtGA=40, HAQ=0.8, MMT=72)  # with a comparable MMT it is met
+    assert imacs_improvement(baseline, follow_ok).met is True
+
+
+def test_a_missing_measures_best_case_lands_exactly_on_a_band_edge():
+    # HAQ 1.2 at baseline, missing at follow-up: at best 0, a change of 1.2 / 3 = exactly 40 %:
+    # ">25 % to 40 %" -> 7.5 points, not the 10 of ">40 %".
+    follow = core()
+    follow["HAQ"] = missing("HAQ", 0, 3)
+    haq = next(d for d in total_improvement_score(core(HAQ=1.2), follow).points if d.measure == "HAQ")
+    assert (haq.points_min, haq.points_max) == (0.0, 7.5)
+    # The MMT (higher is better) at 56 of 80, missing at follow-up: at best 80, +30 % exactly -> 27.5.
+    follow_mmt = core()
+    follow_mmt["MMT"] = missing("MMT", 0, 80)
+    mmt = next(d for d in total_improvement_score(core(MMT=56), follow_mmt).points if d.measure == "MMT")
+    assert (mmt.points_min, mmt.points_max) == (0.0, 27.5)
+    # Missing at baseline instead: the MMT 24 at follow-up could be +30 % of the range from a baseline of 0.
+    base_mmt = core()
+    base_mmt["MMT"] = missing("MMT", 0, 80)
+    mmt = next(d for d in total_improvement_score(base_mmt, core(MMT=24)).points if d.measure == "MMT")
+    assert (mmt.points_min, mmt.points_max) == (0.0, 27.5)
+
+
+def test_a_missing_measure_on_a_range_that_does_not_start_at_0():
+    # Baseline 50 on 10-110, follow-up missing: at best 10, a change of 40 of a width of 100 = 40 % -> 17.5.
+    follow = core()
+    follow["PhGA"] = Measurement(None, 10, 110, reason={"en": "x", "sv": "x"})
+    baseline = core()
+    baseline["PhGA"] = Measurement(50, 10, 110)
+    phga = next(d for d in total_improvement_score(baseline, follow).points if d.measure == "PhGA")
+    assert (phga.points_min, phga.points_max) == (0.0, 17.5)

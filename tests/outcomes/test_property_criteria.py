@@ -19,6 +19,7 @@ the 20 % and 25 % boundaries and the Table 3 band edges are hit often.
 """
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from itertools import product
 from typing import Any
@@ -275,7 +276,11 @@ def app_result(base: dict, follow: dict):
     return comparison
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+# scripts/mutate.py sets PRO_APP_PROPERTY_EXAMPLES lower to test many mutants quickly.
+EXAMPLES = int(os.environ.get("PRO_APP_PROPERTY_EXAMPLES", 250))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_criteria_equal_an_independent_exact_implementation(data):
     base = data.draw(visit_answers())

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import math
 from typing import Any
 
@@ -28,7 +29,9 @@ from pro_app.scoring import score
 from scoring_helpers import QUESTIONNAIRE_DIR
 
 QUESTIONNAIRES = load_directory(QUESTIONNAIRE_DIR)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# scripts/mutate.py sets PRO_APP_PROPERTY_EXAMPLES lower to test many mutants quickly.
+SETTINGS = settings(max_examples=int(os.environ.get("PRO_APP_PROPERTY_EXAMPLES", 150)), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def value_strategy(q: Any, answer_id: str) -> st.SearchStrategy[Any]:
