@@ -190,14 +190,16 @@ def relative_change(base: Fraction, follow: Fraction, higher_is_better: bool) ->
     """
     gain = (follow - base) if higher_is_better else (base - follow)
     if base == 0:
-        return Fraction(0) if gain == 0 else (INF if gain > 0 else -INF)
+        return gain if gain == 0 else math.copysign(INF, gain)
     return gain / base * 100
 
 
 def measure_change(measure: str, baseline: Measurement | None, follow_up: Measurement | None) -> MeasureChange:
     """The change of one core set measure from baseline to follow-up (exact)."""
     better_high = HIGHER_IS_BETTER[measure]
-    ref = baseline or follow_up or Measurement(None)
+    # Scale, unit and decimals come from a visit that has a value (else from whichever exists).
+    ref = next((m for m in (baseline, follow_up) if m is not None and m.value is not None),
+               baseline or follow_up or Measurement(None))
     label = _measure_label(measure, ref.enzyme)
     base, follow = (m.exact if m else None for m in (baseline, follow_up))
     common = dict(unit=ref.unit, decimals=ref.decimals, scale_min=ref.scale_min, scale_max=ref.scale_max,
@@ -318,8 +320,8 @@ def _best_absolute(measure: str, baseline: Measurement | None, follow_up: Measur
     if _both_measured_apart(measure, baseline, follow_up):
         return INF
     low, high = _scale_of(measure, baseline, follow_up)
-    if high == INF:  # missing at both visits, nothing says on what scale: up to the whole range
-        return Fraction(100)
+    if high == INF:  # missing at both visits, nothing says on what scale: any change, the top band included
+        return INF
     b_lo, b_hi = _bounds(measure, baseline, follow_up)
     f_lo, f_hi = _bounds(measure, follow_up, baseline)
     best = (f_hi - b_lo) if HIGHER_IS_BETTER[measure] else (b_hi - f_lo)
@@ -507,7 +509,7 @@ def total_improvement_score(
             best = tis_points(c.measure, _best_absolute(c.measure, baseline.get(c.measure), follow_up.get(c.measure)))
             drivers.append(MeasureDriver(c.measure, c.label, None, None, 0.0, best))
             high += as_exact(best)
-    improved = [d for d in drivers if (d.points or 0) > 0]
+    improved = [d for d in drivers if d.points]
     worsened = [d for d in drivers if d.improvement_pct is not None and d.improvement_pct < 0]
     if not missing:
         category = tis_category(low)
@@ -626,7 +628,7 @@ def core_set_from_scores(
 def _enzyme_measurement(scales: list[Scale] | None, why_absent: Reason, enzyme: str | None) -> Measurement:
     """The enzyme measure of one visit: ``enzyme``, or this visit's most abnormal, in its recorded unit."""
     if scales is None:
-        return Measurement(None, reason=why_absent, enzyme=enzyme, decimals=2)
+        return Measurement(None, reason=why_absent, enzyme=enzyme)
     by_id = {s.id: s for s in scales}
     if enzyme is None:
         worst = by_id.get("enzyme_most_abnormal")
@@ -638,18 +640,18 @@ def _enzyme_measurement(scales: list[Scale] | None, why_absent: Reason, enzyme: 
                     "no enzyme has both a value and the lab's upper limit of normal, so the most abnormal "
                     "cannot be chosen",
                     "inget enzym har både värde och laboratoriets övre referensgräns, så det mest avvikande "
-                    "kan inte väljas"), decimals=2)
+                    "kan inte väljas"))
             enzyme = measured[0]
     name = ENZYMES.get(enzyme, {"en": enzyme, "sv": enzyme})
     scale = by_id.get(enzyme)
     if scale is None or scale.value is None:
         return Measurement(None, reason=not_computable(f"{name['en']} was not measured", f"{name['sv']} mättes inte"),
-                           enzyme=enzyme, decimals=2)
+                           enzyme=enzyme)
     unit = scale.extra.get("unit")
     if unit is None:
         return Measurement(None, reason=not_computable(f"the unit of {name['en']} was not recorded",
                                                        f"enheten för {name['sv']} registrerades inte"),
-                           enzyme=enzyme, decimals=2)
+                           enzyme=enzyme)
     return Measurement(scale.exact, unit=unit_symbol(unit), decimals=scale.decimals, enzyme=enzyme, unit_code=unit)
 
 
@@ -703,8 +705,6 @@ class VisitComparison:
 def _json_ready(value: Any) -> Any:
     if isinstance(value, Fraction):
         return f"{value.numerator}/{value.denominator}"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
     if isinstance(value, dict):
         return {k: _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

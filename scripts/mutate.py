@@ -36,7 +36,8 @@ DEFAULT_TARGETS = ["pro_app/outcomes.py", *sorted(str(p.relative_to(ROOT)) for p
 COPY = ["pro_app", "tests", "questionnaires", "studies", "translations", "pyproject.toml"]
 # The tests that pin each module's rules (the deterministic ones first: -x stops at the first failure).
 SCORING = ["tests/scoring/test_scale_metadata.py", "tests/scoring/test_golden.py", "tests/scoring/test_properties.py"]
-CRITERIA = ["tests/outcomes/test_criteria.py", "tests/outcomes/test_cli.py", "tests/outcomes/test_property_criteria.py"]
+CRITERIA = ["tests/outcomes/test_criteria.py", "tests/outcomes/test_scale_changes.py", "tests/outcomes/test_cli.py",
+            "tests/outcomes/test_property_criteria.py"]
 # Property tests draw fewer examples per mutant (the deterministic golden cases carry the weight).
 PROPERTY_EXAMPLES = "60"
 TESTS: dict[str, list[str]] = {

@@ -192,3 +192,35 @@ def test_outcomes_without_haq_questionnaire_says_so(data_dir, qdir):
     data = json.loads(CliRunner().invoke(main, ["outcomes", "ANA-01"]).output)
     missing = {m["measure"]: m["reason"]["en"] for m in data["visits"][0]["imacs"]["missing"]}
     assert "the form (HAQ disability index) is not installed" in missing["HAQ"]
+
+
+def test_each_comparison_names_its_visit_date_and_baseline(data_dir, qdir):
+    store, questionnaires, pid = seed(data_dir, qdir)
+    m3, m6 = patient_outcomes(Catalog(questionnaires, store), pid)
+    assert (m3.visit, m3.label, m3.date) == ("m3", {"sv": "m3", "en": "m3"}, "2024-04-10")  # the due date
+    assert m3.baseline_visit == "baseline" and m3.baseline_label == {"sv": "baseline", "en": "baseline"}
+    only = patient_outcomes(Catalog(questionnaires, store), pid, only_visit=store.list_visits(pid)[2]["id"])
+    assert [c.visit for c in only] == ["m6"]
+    assert patient_outcomes(Catalog(questionnaires, store), pid, only_visit=store.list_visits(pid)[0]["id"]) == []
+
+
+def test_without_a_visit_called_baseline_the_first_visit_is_the_baseline(data_dir, qdir):
+    store = Store(data_dir)
+    questionnaires = load_directory(qdir)
+    pid = store.create_patient("ANA-02", "nurse")["id"]
+    first = store.add_visit(pid, "nurse", key="screening", label={}, questionnaires=["patient_global"], due="2024-01-01")
+    later = store.add_visit(pid, "nurse", key="w4", label={}, questionnaires=["patient_global"], due="2024-02-01")
+    record(store, questionnaires, pid, first["id"], "patient_global", {"PtGA": 40})
+    record(store, questionnaires, pid, later["id"], "patient_global", {"PtGA": 30})
+    [w4] = patient_outcomes(Catalog(questionnaires, store), pid)
+    assert (w4.visit, w4.baseline_visit, w4.label, w4.baseline_label) == ("w4", "screening", {}, None)
+    assert next(c for c in w4.core_set if c.measure == "PtGA").relative_improvement_pct == 25.0
+
+
+def test_responses_are_scored_with_the_definition_they_were_answered_against(data_dir, qdir):
+    store, questionnaires, pid = seed(data_dir, qdir)
+    # The HAQ stand-in is edited after the answers were given: its HAQ-DI now counts only h1.
+    (qdir / "haq.yaml").write_text(HAQ_STANDIN.replace("items: [h1, h2]", "items: [h1]"), encoding="utf-8")
+    m3 = patient_outcomes(Catalog(load_directory(qdir), store), pid)[0]
+    haq = next(c for c in m3.core_set if c.measure == "HAQ")
+    assert (haq.baseline, haq.follow_up) == (1.5, 1.0)  # means of h1 and h2, as when answered

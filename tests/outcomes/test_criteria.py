@@ -444,10 +444,41 @@ def test_a_missing_measures_best_case_lands_exactly_on_a_band_edge():
 
 
 def test_a_missing_measure_on_a_range_that_does_not_start_at_0():
-    # Baseline 50 on 10-110, follow-up missing: at best 10, a change of 40 of a width of 100 = 40 % -> 17.5.
+    # Baseline 55 on 10-110, follow-up missing: at best 10, a change of 45 of a width of 100 = 45 % -> 20
+    # (of a width of 120 it would be 37.5 % -> 17.5).
     follow = core()
     follow["PhGA"] = Measurement(None, 10, 110, reason={"en": "x", "sv": "x"})
     baseline = core()
-    baseline["PhGA"] = Measurement(50, 10, 110)
+    baseline["PhGA"] = Measurement(55, 10, 110)
     phga = next(d for d in total_improvement_score(baseline, follow).points if d.measure == "PhGA")
-    assert (phga.points_min, phga.points_max) == (0.0, 17.5)
+    assert (phga.points_min, phga.points_max) == (0.0, 20.0)
+
+
+def test_a_missing_enzyme_could_fall_to_0_so_a_low_baseline_can_still_improve_by_20_percent():
+    # CK 1.2 at baseline, missing at follow-up: anything from 0 (100 % better) up; with two other
+    # measures improved the enzyme could be the third: undecided.
+    follow = core(PhGA=40, PtGA=40)
+    follow["enzyme"] = Measurement(None, reason={"en": "x", "sv": "x"})
+    assert imacs_improvement(core(enzyme=1.2), follow).met is None
+
+
+def test_an_mmt_missing_at_both_visits_without_a_scale_could_still_worsen():
+    # Three improved; nothing known about the MMT at either visit, not even its scale: it could be
+    # the worsened MMT that fails IMACS, or not.
+    baseline, follow = core(), core(PhGA=40, PtGA=40, HAQ=0.8)
+    baseline["MMT"] = Measurement(None, reason={"en": "x", "sv": "x"})
+    follow["MMT"] = Measurement(None, reason={"en": "x", "sv": "x"})
+    assert imacs_improvement(baseline, follow).met is None
+    follow_worse = core(PhGA=40, PtGA=40, HAQ=0.8, extramuscular=50, enzyme=1250)  # two worsened already
+    follow_worse["MMT"] = Measurement(None, reason={"en": "x", "sv": "x"})
+    assert imacs_improvement(baseline, follow_worse).met is None
+    nothing = core()
+    nothing["MMT"] = Measurement(None, reason={"en": "x", "sv": "x"})
+    assert imacs_improvement(baseline, nothing).met is False
+
+
+def test_the_scale_shown_comes_from_the_visit_that_has_a_value():
+    # An enzyme missing at baseline but measured at follow-up keeps its unit and decimals.
+    follow = Measurement(Fraction(1234, 100), unit="µkat/L", decimals=2, enzyme="CK", unit_code="ukat_L")
+    change = measure_change("enzyme", Measurement(None, reason={"en": "x", "sv": "x"}), follow)
+    assert (change.follow_up, change.unit, change.decimals, change.enzyme) == (12.34, "µkat/L", 2, "CK")
