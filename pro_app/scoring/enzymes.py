@@ -112,14 +112,13 @@ def score_enzymes(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         else:
             ratio = value / uln
             ratios[prefix] = ratio
+        ratio_missing = [i for i in (prefix, f"{prefix}_ULN") if not is_answered(answers.get(i))]
         scales.append(Scale(
             id=f"{prefix}_xULN",
             label={"sv": f"{label['sv']}, multipel av övre referensgränsen",
                    "en": f"{label['en']}, multiple of the upper limit of normal"},
             value=ratio, min=0.0, max=None, higher_is_better=False,
-            answered=int(ratio is not None), items=2,
-            missing=[i for i in (prefix, f"{prefix}_ULN") if not is_answered(answers.get(i))],
-            reason=reason, decimals=2,
+            answered=2 - len(ratio_missing), items=2, missing=ratio_missing, reason=reason, decimals=2,
         ))
     worst = max(ratios, key=lambda k: ratios[k]) if ratios else None  # max keeps the first of equals
     scales.append(Scale(

@@ -482,3 +482,19 @@ def test_the_scale_shown_comes_from_the_visit_that_has_a_value():
     follow = Measurement(Fraction(1234, 100), unit="µkat/L", decimals=2, enzyme="CK", unit_code="ukat_L")
     change = measure_change("enzyme", Measurement(None, reason={"en": "x", "sv": "x"}), follow)
     assert (change.follow_up, change.unit, change.decimals, change.enzyme) == (12.34, "µkat/L", 2, "CK")
+
+
+def test_a_measure_missing_at_baseline_could_have_improved_only_down_to_its_follow_up():
+    # PhGA missing at baseline, 90 mm at follow-up: at best the baseline was 100: 10 % of the range -> 7.5.
+    baseline = core()
+    baseline["PhGA"] = missing("PhGA")
+    phga = next(d for d in total_improvement_score(baseline, core(PhGA=90)).points if d.measure == "PhGA")
+    assert (phga.points_min, phga.points_max) == (0.0, 7.5)
+
+
+def test_an_enzyme_missing_at_both_visits_still_names_the_enzyme():
+    no_unit = {"en": "the unit of CK was not recorded", "sv": "enheten för CK registrerades inte"}
+    change = measure_change("enzyme", Measurement(None, reason=no_unit, enzyme="CK"),
+                            Measurement(None, reason=no_unit, enzyme="CK"))
+    assert change.label["en"] == "Most abnormal muscle enzyme: CK (creatine kinase)"
+    assert change.reason["en"].startswith("Most abnormal muscle enzyme: CK (creatine kinase) is missing at the baseline")

@@ -59,3 +59,23 @@ def test_a_visit_without_responses_names_each_missing_form_by_name():
     assert core["enzyme"].reason["en"] == "no completed form (Most abnormal muscle enzyme)"
     given = {"en": "given", "sv": "given"}
     assert core_set_from_scores({}, {"enzymes": given, "haq": given})["enzyme"].reason == given
+
+
+def test_one_enzyme_without_an_upper_limit_is_the_one_followed():
+    from pro_app.definitions import load_directory
+    from pro_app.config import questionnaire_dir
+    from pro_app.outcomes import compare_visits
+    from pro_app.scoring import score
+
+    q = load_directory(questionnaire_dir())["enzymes"]
+    base = {"enzymes": score(q, {"aldolase": 30, "aldolase_unit": "U_L"})}  # only aldolase, no ULN
+    follow = {"enzymes": score(q, {"aldolase": 15, "aldolase_unit": "U_L", "CK": 900, "CK_unit": "U_L", "CK_ULN": 200})}
+    comparison = compare_visits("baseline", {"key": "m1"}, base, {}, follow, {})
+    enzyme = next(c for c in comparison.core_set if c.measure == "enzyme")
+    assert comparison.enzyme == "aldolase" and enzyme.relative_improvement_pct == 50.0
+    # Two enzymes at baseline and neither with its upper limit: the most abnormal cannot be told.
+    base2 = {"enzymes": score(q, {"aldolase": 30, "aldolase_unit": "U_L", "CK": 900, "CK_unit": "U_L"})}
+    comparison = compare_visits("baseline", {"key": "m1"}, base2, {}, follow, {})
+    assert comparison.enzyme is None
+    reason = next(c for c in comparison.core_set if c.measure == "enzyme").reason
+    assert "upper limit" in reason["en"] and "övre referensgräns" in reason["sv"]

@@ -216,6 +216,9 @@ def test_enzymes_ck_is_reported_missing_and_the_ratio_lists_what_is_missing():
     assert scales["CK"].value is None and scales["CK"].missing == ["CK"] and scales["CK"].reason["sv"]
     assert scales["CK_xULN"].missing == ["CK", "CK_ULN"] and scales["CK_xULN"].answered == 0
     assert scales["aldolase_xULN"].missing == ["aldolase_ULN"] and scales["aldolase_xULN"].items == 2
+    assert scales["aldolase_xULN"].answered == 1  # the value, not its upper limit
+    full = by_id(score(load("enzymes"), {"CK": 400, "CK_unit": "U_L", "CK_ULN": 200}))
+    assert (full["CK_xULN"].answered, full["CK_xULN"].items, full["CK"].answered) == (2, 2, 1)
     assert "LD" not in scales
 
 
