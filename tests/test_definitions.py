@@ -84,6 +84,23 @@ def test_skip_logic_evaluates():
     assert [i.id for i in q.visible_items(page, {"q1": 0})] == ["q1"]
 
 
+def on_q1(line: str) -> str:
+    """VALID with one more key on the single-choice item q1, marked as the line an error points at."""
+    return VALID.replace("options: agree\n      - id: q2", f"options: agree\n        {line}  # <-\n      - id: q2")
+
+
+def with_multiple(none_option: str) -> str:
+    """VALID with a checkbox item 'qm' (options 'agree') whose none option is ``none_option``."""
+    return VALID.replace("""        options: agree
+      - id: q2""", f"""        options: agree
+      - id: qm
+        type: multiple
+        text: {{sv: Flera, en: Several}}
+        options: agree
+        {none_option}
+      - id: q2""")
+
+
 BROKEN = {
     "yaml syntax": (
         VALID.replace("title: {sv: Demo, en: Demo}", "title: {sv: Demo, en: Demo  # <-"),
@@ -122,39 +139,23 @@ BROKEN = {
     "empty Swedish text": (VALID.replace("{sv: Demo, en: Demo}", "{sv: '', en: Demo}  # <-"), "Swedish text ('sv') is empty"),
     "wrong audience": (VALID.replace("audience: patient", "audience: doctor  # <-"), "'patient' or 'clinician'"),
     "none option code also an option code": (
-        VALID.replace("""        options: agree
-      - id: q2""", """        options: agree
-      - id: qm
-        type: multiple
-        text: {sv: Flera, en: Several}
-        options: agree
-        none_option:
-          code: 1  # <-
-          text: {sv: Inget av dessa, en: None of these}
-      - id: q2"""),
+        with_multiple("none_option:\n          code: 1  # <-\n          text: {sv: Inget av dessa, en: None of these}"),
         "the none option's code 1 is also the code of an option",
     ),
     "none option without Swedish text": (
-        VALID.replace("""        options: agree
-      - id: q2""", """        options: agree
-      - id: qm
-        type: multiple
-        text: {sv: Flera, en: Several}
-        options: agree
-        none_option: {code: none, text: {en: None of these}}  # <-
-      - id: q2"""),
+        with_multiple("none_option: {code: none, text: {en: None of these}}  # <-"),
         "Swedish text ('sv') is missing",
     ),
     "none option on a single-choice item": (
-        VALID.replace("options: agree\n      - id: q2", "options: agree\n        none_option: {text: {sv: x, en: x}}  # <-\n      - id: q2"),
+        on_q1("none_option: {text: {sv: x, en: x}}"),
         "unknown key 'none_option'",
     ),
     "default_from an unknown setting": (
-        VALID.replace("options: agree\n      - id: q2", "options: agree\n        default_from: shoe_size  # <-\n      - id: q2"),
+        on_q1("default_from: shoe_size"),
         "enzyme_unit",
     ),
     "default_from whose codes are not options": (
-        VALID.replace("options: agree\n      - id: q2", "options: agree\n        default_from: enzyme_unit  # <-\n      - id: q2"),
+        on_q1("default_from: enzyme_unit"),
         "the setting 'enzyme_unit' can be ukat_L, U_L, which is not an option code of this item",
     ),
     "provisional without English text": (
@@ -256,14 +257,7 @@ def test_json_schema_for_editors():
 def test_none_option_is_listed_last_and_exclusive():
     from pro_app.answers import normalise_value
 
-    text = VALID.replace("""        options: agree
-      - id: q2""", """        options: agree
-      - id: qm
-        type: multiple
-        text: {sv: Flera, en: Several}
-        options: agree
-        none_option: {text: {sv: Inget av dessa, en: None of these}}
-      - id: q2""")
+    text = with_multiple("none_option: {text: {sv: Inget av dessa, en: None of these}}")
     q = load_text(text, "demo.yaml")
     assert [o.code for o in q.options_for("qm")] == [1, 0, "none"]
     assert [o.code for o in q.item("qm").listed_options(q)] == [1, 0]
