@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from functools import cache
 from fractions import Fraction
 from importlib.metadata import entry_points
 from typing import Any, Callable
@@ -106,7 +107,6 @@ def _json_safe(value: Any) -> Any:
 
 Scorer = Callable[[Any, dict[str, Any]], list[Scale]]
 SCORERS: dict[str, Scorer] = {}
-_entry_points_loaded = False
 
 
 def scorer(name: str) -> Callable[[Scorer], Scorer]:
@@ -129,11 +129,8 @@ def _load_builtins() -> None:
                 raise
 
 
+@cache  # once per process (a test clears it to install a plugin)
 def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         SCORERS.setdefault(ep.name, ep.load())
 

@@ -84,8 +84,8 @@ def score_enzymes(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         raw = answers.get(prefix)
         if not is_answered(raw) and prefix != "CK":
             continue
-        unit = answers.get(f"{prefix}_unit")
-        unit = str(unit) if is_answered(unit) and str(unit) in UNITS else None
+        unit = str(answers.get(f"{prefix}_unit"))
+        unit = unit if unit in UNITS else None  # not recorded ("None"): no unit
         raw_uln = answers.get(f"{prefix}_ULN")
         uln = as_exact(raw_uln) if is_answered(raw_uln) else None
         value = as_exact(raw) if is_answered(raw) else None

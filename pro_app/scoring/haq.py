@@ -105,9 +105,7 @@ def category_scores(answers: dict[str, Any]) -> list[dict[str, Any]]:
         values = [int(answers[i]) for i in cat.items if is_answered(answers.get(i))]
         raw = max(values) if values else None
         adjusted_by = sorted(aids.intersection(cat.aids)) + (["help"] if cat.help in helped else [])
-        adjusted = raw
-        if raw is not None and adjusted_by and raw < 2:
-            adjusted = 2
+        adjusted = max(raw, 2) if raw is not None and adjusted_by else raw
         out.append(
             {
                 "category": cat.number,

@@ -218,7 +218,7 @@ def test_enzymes_ck_is_reported_missing_and_the_ratio_lists_what_is_missing():
     assert scales["aldolase_xULN"].missing == ["aldolase_ULN"] and scales["aldolase_xULN"].items == 2
     assert scales["aldolase_xULN"].answered == 1  # the value, not its upper limit
     full = by_id(score(load("enzymes"), {"CK": 400, "CK_unit": "U_L", "CK_ULN": 200}))
-    assert (full["CK_xULN"].answered, full["CK_xULN"].items, full["CK"].answered) == (2, 2, 1)
+    assert (full["CK_xULN"].answered, full["CK_xULN"].items, full["CK"].answered, full["CK"].items) == (2, 2, 1, 1)
     assert "LD" not in scales
 
 
@@ -275,9 +275,64 @@ def test_adverse_event_grades_and_relations_at_their_edges():
     # CTCAE grade 3 is severe, 2 is not; WHO-UMC possible (3), probable (4), definite (5) are related, unlikely (2) not.
     answers = {"AE_any": 1, "AE1_description": "a", "AE1_severity": 3, "AE1_relation": 2, "AE1_serious": 0,
                "AE1_another": 1, "AE2_description": "b", "AE2_severity": 2, "AE2_relation": 3, "AE2_serious": 1,
-               "AE2_another": 1, "AE3_description": "c", "AE3_severity": "x", "AE3_relation": 5, "AE3_another": 0}
+               "AE2_another": 1, "AE3_description": "c", "AE3_severity": "x", "AE3_relation": 5, "AE3_another": 1,
+               "AE4_description": "d", "AE4_severity": 4, "AE4_relation": 4, "AE4_another": 1,
+               "AE5_description": "e", "AE5_severity": 1, "AE5_relation": 1}
     scales = by_id(score(load("adverse_events"), answers))
+    # Five events (the last slot too): severe are grades 3 and 4; related are relations 3, 4 and 5.
     assert (scales["AE_count"].value, scales["AE_severe"].value, scales["AE_related"].value,
-            scales["AE_serious"].value) == (3, 1, 2, 1)
-    assert scales["AE_count"].max == 5 and scales["AE_count"].answered == 3
+            scales["AE_serious"].value) == (5, 2, 3, 1)
+    answers["AE3_another"] = 0  # slots after a "no more events" are stale: not counted
+    scales = by_id(score(load("adverse_events"), answers))
+    assert (scales["AE_count"].value, scales["AE_severe"].value, scales["AE_related"].value) == (3, 1, 2)
+    stale = by_id(score(load("adverse_events"), {**answers, "AE1_another": 0}))
+    assert stale["AE_count"].value == 1  # AE2 is filled in but hidden behind AE1's "no"
+    assert scales["AE_count"].max == 5 and scales["AE_count"].answered == 3 and scales["AE_count"].items == 5
     assert by_id(score(load("adverse_events"), {"AE_any": 1}))["AE_count"].value == 0  # yes, but no event described
+
+
+def test_adverse_events_not_answered_is_one_missing_scale():
+    [s] = score(load("adverse_events"), {})
+    assert (s.id, s.value, s.min, s.max, s.higher_is_better, s.answered, s.items, s.missing, s.decimals) == (
+        "AE_count", None, 0, 5, False, 0, 1, ["AE_any"], 0)
+
+
+def test_mmt8_substitution_is_off_when_the_file_does_not_say():
+    q = load("mmt8")
+    q = q.model_copy(update={"scoring": q.scoring.model_copy(update={"options": {}})})
+    answers = mmt_answers(9)
+    del answers["MMT_deltoid_R"]
+    assert by_id(score(q, answers))["MMT8_total"].value is None
+    assert by_id(score(q, mmt_answers(9)))["MMT8_total"].label["en"] == "MMT-8 total (right side)"
+
+
+def test_fi2_tasks_count_their_one_item():
+    answers = fi2_answers(20)
+    del answers["FI2_head_lift"]
+    scales = by_id(score(load("mfi2"), answers))
+    done, missing = scales["FI2_shoulder_flexion_R"], scales["FI2_head_lift"]
+    assert (done.answered, done.items, done.missing, done.extra["repetitions"]) == (1, 1, [], 20)
+    assert (missing.answered, missing.items, missing.missing, missing.value) == (0, 1, ["FI2_head_lift"], None)
+    assert (scales["FI2_total"].answered, scales["FI2_total"].items) == (12, 13)
+
+
+def test_myoact_labels_and_counts():
+    q = load("myoact")
+    scales = by_id(score(q, {"MYOACT_cutaneous": 10, "extramuscular_global": 20}))
+    assert scales["extramuscular_global"].label == {"sv": "Extramuskulär global aktivitet",
+                                                   "en": "Extramuscular global activity"}
+    assert scales["MYOACT_cutaneous"].label == q.item("MYOACT_cutaneous").text.model_dump()
+    assert (scales["MYOACT_cutaneous"].answered, scales["MYOACT_cutaneous"].items) == (1, 1)
+    assert scales["MYOACT_skeletal"].missing == ["MYOACT_skeletal"] and scales["MYOACT_cutaneous"].missing == []
+
+
+def test_a_one_line_vas_is_named_by_the_instrument_and_a_several_line_one_by_its_questions():
+    q = load("patient_global")
+    assert by_id(score(q, {"PtGA": 10}))["PtGA"].label == {"sv": "Patientens helhetsbedömning",
+                                                           "en": "Patient global activity"}  # short_title
+    no_short = q.model_copy(update={"short_title": None})
+    assert by_id(score(no_short, {"PtGA": 10}))["PtGA"].label == q.title.model_dump()
+    page = q.pages[0]
+    second = page.items[0].model_copy(update={"id": "PtGA2"})
+    two = q.model_copy(update={"pages": [page.model_copy(update={"items": [page.items[0], second]})]})
+    assert by_id(score(two, {"PtGA": 10}))["PtGA"].label == page.items[0].text.model_dump()

@@ -32,7 +32,18 @@ def test_a_scale_keeps_the_fraction_and_its_unrounded_float():
 
 @pytest.mark.parametrize("value, decimals, shown", [
     (Fraction(17, 8), 3, "2.125"), (Fraction(1, 8), 2, "0.13"), (Fraction(-1, 8), 2, "-0.13"),
-    (Fraction(5, 2), 0, "3"), (0.004, 2, "0.00"), (-0.004, 2, "0.00"), (44.4027962318693, 1, "44.4"), (100, 1, "100.0"),
+    (Fraction(5, 2), 0, "3"), (Fraction(1, 2), 0, "1"), (0.6, 0, "1"), (-0.6, 0, "-1"), (0.004, 2, "0.00"), (-0.004, 2, "0.00"), (44.4027962318693, 1, "44.4"), (100, 1, "100.0"),
 ])
 def test_display_rounds_half_away_from_zero_only_for_display(value, decimals, shown):
     assert display_number(value, decimals) == shown
+
+
+def test_a_single_item_scale_counts_its_one_item():
+    from pro_app.scoring import UNMARKED, single_item_scale
+
+    marked = single_item_scale("v", {"sv": "v", "en": "v"}, Fraction(1, 2), "item", min=0, max=100,
+                               higher_is_better=False, reason=UNMARKED)
+    unmarked = single_item_scale("v", {"sv": "v", "en": "v"}, None, "item", min=0, max=100,
+                                 higher_is_better=False, reason=UNMARKED)
+    assert (marked.answered, marked.items, marked.missing, marked.reason, marked.decimals) == (1, 1, [], None, 1)
+    assert (unmarked.answered, unmarked.items, unmarked.missing, unmarked.reason) == (0, 1, ["item"], UNMARKED)

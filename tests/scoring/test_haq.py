@@ -210,3 +210,14 @@ def test_without_aids_is_reported_beside_the_adjusted_index(haq):
     assert s["HAQ_DI"].extra["without_aids_help"] == 1.0 and s["HAQ_DI_no_aids"].value == 1.0
     assert s["HAQ_DI"].value == 1.125
     assert s["HAQ_DI_no_aids"].label["sv"].startswith("HAQ funktionsindex utan justering")
+
+
+def test_the_index_lists_its_unanswered_items_and_counts_categories(haq):
+    answers = {**all_items(1), "aids1": ["none"], "aids2": ["none"], "help1": ["none"], "help2": ["none"]}
+    del answers["haq3a"], answers["haq8b"], answers["haq8c"]
+    s = by_id(haq, answers)["HAQ_DI"]
+    assert s.missing == ["haq3a", "haq8b", "haq8c"]  # every category still answered by some item
+    assert (s.answered, s.items) == (8, 8)
+    del answers["haq8a"]
+    s = by_id(haq, answers)["HAQ_DI"]
+    assert (s.answered, s.items) == (7, 8) and s.exact == 1

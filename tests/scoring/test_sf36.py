@@ -265,3 +265,14 @@ def test_min_fraction_option_changes_the_half_rule(sf36):
     answers = {k: v for k, v in best().items() if k not in ("q3a", "q3b", "q3c")}  # 7 of 10 PF items
     assert by_id(q, answers)["PF"].value is None  # 0.75 x 10 -> 8 needed
     assert by_id(sf36, answers)["PF"].value == 100  # default 0.5 -> 5 needed
+
+
+def test_missing_items_and_scales_are_listed(sf36):
+    answers = {k: v for k, v in best().items() if k not in ("q3a", "q3b", "q3c", "q3d", "q3e", "q3f", "q9a")}
+    s = by_id(sf36, answers)
+    assert s["PF"].missing == ["q3a", "q3b", "q3c", "q3d", "q3e", "q3f"] and s["PF"].value is None
+    assert s["VT"].missing == ["q9a"] and s["VT"].answered == 3 and s["VT"].items == 4
+    assert (s["PCS"].answered, s["PCS"].items, s["PCS"].missing) == (7, 8, ["PF"])
+    assert (s["MCS"].answered, s["MCS"].items) == (7, 8)
+    full = by_id(sf36, best())
+    assert (full["PCS"].answered, full["PCS"].items, full["PCS"].missing) == (8, 8, [])
