@@ -436,7 +436,9 @@ def report(study_id: str, out: str, lang: str, as_of, link_base: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Only seed the demo data.")
-def demo(host: str, port: int, no_serve: bool) -> None:
+@click.option("--history", default=0, show_default=True, type=click.IntRange(0, 4),
+              help="Study visits the demo patient has already done (filled in, improving): summaries to look at.")
+def demo(host: str, port: int, no_serve: bool, history: int) -> None:
     from . import create_app
     from .demo import seed_demo
 
@@ -444,7 +446,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     # The demo is served over plain HTTP, where a browser would drop a Secure cookie off localhost.
     os.environ.setdefault("PRO_APP_SECURE_COOKIES", "0")
     app = create_app()
-    lines = seed_demo(app)
+    lines = seed_demo(app, history=history)
     for line in lines:
         click.echo(line)
     if not no_serve:
