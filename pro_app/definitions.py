@@ -330,6 +330,9 @@ class Questionnaire(Strict):
     version: Annotated[str, Field(min_length=1)]
     title: Text
     short_title: Text | None = None
+    # How the patient's tablet names the questionnaire, said to the patient ("Din helhetsbedömning"), where
+    # the title is the clinic's name for it ("Patientens helhetsbedömning"). None: the title.
+    patient_title: Text | None = None
     instructions: Text | None = None
     source: Annotated[str, Field(min_length=1)]
     # License status of each language version, and who holds it where it is licensed.
@@ -353,6 +356,14 @@ class Questionnaire(Strict):
 
     def items(self) -> list[Any]:
         return [item for page in self.pages for item in page.items]
+
+    def name_for_patient(self, lang: str) -> str:
+        """The questionnaire as the tablet lists it."""
+        return (self.patient_title or self.title).get(lang)
+
+    def heading_for_patient(self, lang: str) -> str:
+        """The short name the tablet puts before a page's title ("HAQ: Påklädning")."""
+        return (self.patient_title or self.short_title or self.title).get(lang)
 
     def item(self, item_id: str) -> Any:
         for item in self.items():

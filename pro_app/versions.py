@@ -247,7 +247,7 @@ def compare(old: Questionnaire, new: Questionnaire) -> list[Change]:
     top = "questionnaire"
     diff.value("major", top, "id", old.id, new.id)
     diff.value("major", top, "audience", old.audience, new.audience)
-    for name in ("title", "short_title", "instructions", "license"):
+    for name in ("title", "short_title", "patient_title", "instructions", "license"):
         diff.text(top, name.replace("_", " "), getattr(old, name), getattr(new, name))
     if old.source != new.source:
         diff.add("patch", top, "source changed")
