@@ -122,6 +122,8 @@ def from_environment() -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "STAFF_IDLE_MINUTES": int(os.environ.get("PRO_APP_STAFF_IDLE_MINUTES", "15")),
         "TABLET_IDLE_MINUTES": int(os.environ.get("PRO_APP_TABLET_IDLE_MINUTES", "10")),
+        # After the thank-you page the tablet locks by itself this many seconds later.
+        "TABLET_DONE_LOCK_SECONDS": int(os.environ.get("PRO_APP_TABLET_DONE_LOCK_SECONDS", "30")),
         # The token lives as long as the session; a stale one re-renders the page, answers kept.
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": os.environ.get("PRO_APP_DEFAULT_LANGUAGE", "sv"),

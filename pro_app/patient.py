@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
@@ -89,6 +90,9 @@ def guard():
     if record is not None and not record.get("locked") and record["idle"]:
         _lock("idle")
         record = None
+    elif record is not None and not record.get("locked") and _done_long_enough(record):
+        _lock("done")  # the thank-you page was shown and nobody pressed the button: lock all the same
+        record = None
     if record is None or record.get("locked"):
         if request.method == "POST" and request.form.get("action") == "autosave":
             return jsonify({"saved": False, "locked": True}), 401
@@ -98,6 +102,18 @@ def guard():
 
 
 bp.before_app_request(guard)
+
+
+def _done_long_enough(record: dict[str, Any]) -> bool:
+    done_at = record.get("done_at")
+    return done_at is not None and time.time() - float(done_at) > current_app.config["TABLET_DONE_LOCK_SECONDS"]
+
+
+@bp.context_processor
+def tablet_context() -> dict[str, Any]:
+    """What every tablet page's script needs: when to warn and lock when idle, where to say "still here"."""
+    return {"idle": {"seconds": float(current_app.config["TABLET_IDLE_MINUTES"]) * 60,
+                     "alive": url_for("patient.alive"), "lock": url_for("patient.idle_lock")}}
 
 
 @bp.after_request
@@ -201,7 +217,9 @@ def home():
     rows = [(q, responses.get(q.id)) for q in _due(visit)]
     pending = [(q, r) for q, r in rows if not r or r["status"] != "completed"]
     if rows and not pending:
-        return render_template("patient/done.html")
+        if t.get("done_at") is None:
+            sessions.touch(done_at=time.time())
+        return render_template("patient/done.html", lock_after=current_app.config["TABLET_DONE_LOCK_SECONDS"])
     return render_template("patient/home.html", rows=rows, pending=pending)
 
 
@@ -219,13 +237,14 @@ def start(qid: str):
 
 
 def _render_page(q: Questionnaire, response: dict[str, Any], n: int, form: FlaskForm, errors: dict[str, str],
-                 answers: dict[str, Any], status: int = 200, notice: str | None = None, alert: str | None = None):
+                 answers: dict[str, Any], status: int = 200, notice: str | None = None, alert: str | None = None,
+                 focus: str | None = None):
     pages = q.visible_pages(answers)
     page = pages[n]
     items = q.visible_items(page, answers)
     return render_template(
         "patient/page.html", q=q, page=page, items=items, form=form, errors=errors, n=n,
-        progress=_progress(q, pages, n), notice=notice, alert=alert,
+        progress=_progress(q, pages, n), notice=notice, alert=alert, focus=focus,
         binding=_binding(response["id"]), revision=int(response.get("revision") or 0),
     ), status
 
@@ -302,10 +321,12 @@ def page(qid: str, n: int):
     if errors:
         return _render_page(q, saved, n, form, errors, merged, status=422)
     if action == "next" and post.appeared:
-        # A follow-up question appeared on this page: show it before moving on.
+        # A follow-up question appeared on this page: show it before moving on, and take the patient to it.
         fresh = page_form(q, page_def, saved["answers"], lang, saved.get("item_meta"))
+        first = next(aid for item in q.visible_items(page_def, saved["answers"]) for aid in item.answer_ids()
+                     if aid in post.appeared)
         return _render_page(q, saved, n, fresh, {}, saved["answers"],
-                            notice=_("A follow-up question has appeared below."))
+                            notice=_("A follow-up question has appeared below."), focus=f"item-{first}")
     if action == "back":
         return redirect(url_for("patient.page", qid=qid, n=n - 1) if n > 0 else url_for("patient.home"))
     if resume_at >= len(new_pages):
@@ -323,6 +344,7 @@ def _review_rows(q: Questionnaire, answers: dict[str, Any], lang: str) -> list[d
                     "id": aid, "text": q.answer_text(aid, lang), "page": index, "required": item.required,
                     "answered": is_answered(value), "shown": _shown_value(q, item, aid, value, lang),
                     "grid_title": item.text.get(lang) if item.type == "grid" else None,
+                    "page_title": page_def.title.get(lang) if page_def.title else None,
                 })
     return rows
 
@@ -343,13 +365,13 @@ def _shown_value(q: Questionnaire, item: Any, aid: str, value: Any, lang: str) -
     return str(value)
 
 
-def _render_review(q: Questionnaire, response: dict[str, Any], status: int = 200):
+def _render_review(q: Questionnaire, response: dict[str, Any], status: int = 200, focus: str | None = None):
     lang = current_language()
     answers = response["answers"]
     pages = q.visible_pages(answers)
     return render_template("patient/review.html", q=q, rows=_review_rows(q, answers, lang), form=FlaskForm(),
                            progress=_progress(q, pages, len(pages)), binding=_binding(response["id"]),
-                           revision=int(response.get("revision") or 0)), status
+                           revision=int(response.get("revision") or 0), focus=focus), status
 
 
 @bp.route("/q/<qid>/review", methods=["GET", "POST"])
@@ -372,7 +394,7 @@ def review(qid: str):
             return redirect(url_for("patient.page", qid=qid, n=max(len(pages) - 1, 0)))
         if any(r["required"] and not r["answered"] for r in _review_rows(q, answers, lang)):
             flash(_("Please answer the questions marked as required before you send."), "error")
-            return _render_review(q, response, 422)
+            return _render_review(q, response, 422, focus="unanswered")
         t = _tablet()
         visible = set(q.visible_answer_ids(answers))
         try:
@@ -388,7 +410,7 @@ def review(qid: str):
             flash(_not_saved(exc), "error")
             return _render_review(q, response, 503)
         if newly:
-            flash(_("Thank you! Your answers to %(title)s are saved.", title=q.title.get(lang)), "success")
+            flash(_("Thank you! Your answers to %(title)s are saved.", title=q.name_for_patient(lang)), "success")
         return redirect(url_for("patient.home"))
     return _render_review(q, response)
 
@@ -417,6 +439,19 @@ def locked():
 def finish():
     """The patient is done: lock the tablet until staff unlock it."""
     _lock("done")
+    return redirect(url_for("patient.locked"))
+
+
+@bp.post("/alive")
+def alive():
+    """"I am still here" on a page with nothing to save: the guard has noted the tablet is in use."""
+    return "", 204
+
+
+@bp.post("/idle")
+def idle_lock():
+    """The page's idle timer ran out on a page with nothing to save (a page's own form saves and locks)."""
+    _lock("idle")
     return redirect(url_for("patient.locked"))
 
 

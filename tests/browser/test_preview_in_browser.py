@@ -149,8 +149,8 @@ def test_preview_shows_both_languages_side_by_side_on_the_same_page(tmp_path, au
         sv.locator("#item-aids label.option", has_text="Nej").click()
         sv.locator("button.next").click()
         # The Swedish frame moved on to the review step; the English one follows.
-        expect(sv.locator("h1")).to_have_text("Kontrollera dina svar")
-        expect(en.locator("h1")).to_have_text("Check your answers")
+        expect(sv.locator("h1")).to_have_text("Kontrollera dina svar: Greppkontroll (2 av 2)")
+        expect(en.locator("h1")).to_have_text("Check your answers: Grip check (2 of 2)")
         # Start over: no answers, and both frames back on the first page.
         page.get_by_role("button", name="Börja om").click()
         expect(sv.locator("#item-jar legend")).to_have_text("öppna en burk?")

@@ -32,7 +32,7 @@ def test_vas_untouched_is_unanswered_then_tapped_and_stored_in_mm(live_server, t
 
     # The patient sees Swedish, and only their own questionnaires.
     assert page.locator("html").get_attribute("lang") == "sv"
-    page.get_by_role("link", name="Patientens helhetsbedömning av sjukdomsaktivitet").tap()
+    page.get_by_role("link", name="Din helhetsbedömning").tap()
     page.wait_for_url("**/p/0")
     assert page.get_by_text("Hur aktiv har din muskelsjukdom varit").is_visible()
 
@@ -48,12 +48,14 @@ def test_vas_untouched_is_unanswered_then_tapped_and_stored_in_mm(live_server, t
     page.get_by_role("button", name="Nästa →").tap()
     page.wait_for_url("**/review")
     assert page.locator("[data-unanswered='PtGA']").is_visible()  # untouched is unanswered, never 0
-    page.locator("[data-unanswered='PtGA'] a").tap()
+    page.locator("[data-unanswered-ids~='PtGA'] a").tap()
     page.wait_for_url("**/p/0")
 
     width = _tap_line_at(page, "PtGA", 0.3)
     assert page.locator("[data-vas='PtGA'] .vas-mark").is_visible()
-    assert page.locator("[data-vas='PtGA'] .vas-track").get_attribute("aria-valuetext") == "Markerad"
+    # The position in words, never as a number (30 mm: about a third of the way).
+    assert page.locator("[data-vas='PtGA'] .vas-track").get_attribute("aria-valuetext") == (
+        "Markerad ungefär en tredjedel av vägen från Ingen aktivitet till Extremt aktiv")
     # The number is never shown to the patient.
     assert "30" not in page.locator("[data-vas='PtGA']").inner_text()
     page.get_by_role("button", name="Nästa →").tap()
@@ -85,11 +87,20 @@ def test_vas_drag_and_keyboard(live_server, tablet):
     page.goto(f"{live_server.url}/tablet/q/patient_global")
     track = page.locator("[data-vas='PtGA'] .vas-track")
     track.focus()
-    page.keyboard.press("ArrowRight")  # the first key press places the mark in the middle
-    assert page.locator("[data-vas='PtGA'] .vas-value").input_value() == "50.0"
-    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("ArrowRight")  # the first key press starts at the end it moves away from
+    assert page.locator("[data-vas='PtGA'] .vas-value").input_value() == "0.0"
+    assert track.get_attribute("aria-valuetext") == "Markerad längst ut, vid Ingen aktivitet"
+    for _ in range(5):
+        page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("ArrowLeft")
-    assert page.locator("[data-vas='PtGA'] .vas-value").input_value() == "59.0"
+    assert page.locator("[data-vas='PtGA'] .vas-value").input_value() == "49.0"
+    assert track.get_attribute("aria-valuetext") == "Markerad mitt emellan Ingen aktivitet och Extremt aktiv"
+    page.get_by_role("button", name="Ta bort min markering").tap()
+    track.focus()
+    page.keyboard.press("ArrowLeft")  # leftwards from the right end
+    assert page.locator("[data-vas='PtGA'] .vas-value").input_value() == "100.0"
+    page.keyboard.press("ArrowLeft")
+    assert track.get_attribute("aria-valuetext") == "Markerad alldeles intill Extremt aktiv"
     page.keyboard.press("End")
     assert page.locator("[data-vas='PtGA'] .vas-value").input_value() == "100.0"
     # Dragging with a finger moves the mark along the line.
@@ -166,7 +177,7 @@ def test_english_on_the_tablet(live_server, tablet):
     staff_login(page, live_server.url)
     hand_over_visit(page, live_server.url, "DEMO-001", lang="en")
     assert page.locator("html").get_attribute("lang") == "en"
-    page.get_by_role("link", name="Patient global assessment of disease activity").tap()
+    page.get_by_role("link", name="Your overall assessment").tap()
     page.wait_for_url("**/p/0")
     assert page.get_by_text("Considering all your symptoms").is_visible()
     page.get_by_role("button", name="Svenska").tap()
@@ -191,7 +202,7 @@ def test_haq_no_aids_is_an_answer_that_excludes_the_others(live_server, tablet):
     page = tablet
     staff_login(page, live_server.url)
     hand_over_visit(page, live_server.url, "DEMO-001", lang="sv")
-    page.get_by_role("link", name="Stanford Health Assessment Questionnaire (HAQ)").tap()
+    page.get_by_role("link", name="Frågor om förmåga i vardagen (HAQ)").tap()
     page.wait_for_url("**/p/0")
     for _ in range(4):  # the four activity pages before the aids and help page
         page.get_by_role("button", name="Nästa →").tap()
