@@ -273,3 +273,38 @@ def test_no_patient_data_in_urls(engine):
     r = post_page(client, "all_types", 0, {"a__smoker": "0"})
     for location in [r.location, "/tablet/q/all_types/p/1"]:
         assert patient["id"] not in location and "E-1" not in location
+
+
+def test_still_here_keeps_the_tablet_and_the_idle_timer_locks_it(engine):
+    client, store, patient = engine
+    home = client.get("/tablet/")
+    assert 'id="idle-warning"' in home.text and "Jag är kvar" in home.text
+    fields = page_fields(home.text)
+    assert client.post("/tablet/alive", data={"csrf_token": fields["csrf_token"]}).status_code == 204
+    assert client.post("/tablet/alive").status_code == 400  # no token: refused like every form
+    locked = client.post("/tablet/idle", data={"csrf_token": fields["csrf_token"]})
+    assert locked.status_code == 302 and locked.location.endswith("/tablet/locked")
+    assert client.get("/tablet/").location.endswith("/tablet/locked")
+    assert client.post("/tablet/alive", data={"csrf_token": fields["csrf_token"]}).status_code == 303
+    lock = [e for e in store.audit_entries() if e["action"] == "lock"]
+    assert [e["details"]["reason"] for e in lock] == ["idle"]
+
+
+def test_after_thank_you_the_server_locks_the_tablet_too(engine, engine_app):
+    # Without the page's script (or with the tablet asleep), the next request after the delay finds it locked.
+    import time
+
+    client, store, patient = engine
+    cat = engine_app.extensions["pro_app"]
+    visit = store.list_visits(patient["id"])[0]
+    for qid in ("all_types", "patient_global"):
+        r = store.start_response(patient["id"], visit["id"], cat.get(qid), "test", "sv")
+        store.complete_response(patient["id"], r["id"], "test")
+    done = client.get("/tablet/")
+    assert "Tack!" in done.text and 'data-lock-after="30"' in done.text
+    assert client.get("/tablet/").status_code == 200  # within the delay: still the thank-you page
+    with client.session_transaction() as s:
+        sid = s["sid"]
+    store.update_session(sid, done_at=time.time() - 31)
+    assert client.get("/tablet/").location.endswith("/tablet/locked")
+    assert [e["details"]["reason"] for e in store.audit_entries() if e["action"] == "lock"] == ["done"]

@@ -220,3 +220,68 @@ def test_haq_no_aids_is_an_answer_that_excludes_the_others(live_server, tablet):
     [response] = live_server.store.list_responses(patient["id"])
     assert response["answers"]["aids1"] == ["none"]
     assert "help1" not in response["answers"]  # left untouched: unanswered, not "no help"
+
+
+def test_idle_warning_a_minute_before_the_lock_and_i_am_still_here(live_server, tablet):
+    # WCAG 2.2.1: the tablet warns, in the patient's language, before it locks; one large button keeps it open.
+    # A 9 s idle time: the page locks itself after 4.5 s and warns 2.25 s before that (a minute, at 10 minutes).
+    live_server.app.config["TABLET_IDLE_MINUTES"] = 0.15
+    patient, _visit = _setup_visit(live_server, ["patient_global"])
+    page = tablet
+    staff_login(page, live_server.url)
+    hand_over_visit(page, live_server.url, "DEMO-001")
+    page.goto(f"{live_server.url}/tablet/q/patient_global/p/0")
+    _tap_line_at(page, "PtGA", 0.4)
+    warning = page.locator("#idle-warning")
+    warning.wait_for(state="visible", timeout=6000)
+    assert warning.get_by_role("heading").inner_text() == "Är du kvar?"
+    assert "låses surfplattan om" in warning.inner_text()
+    stay = warning.get_by_role("button", name="Jag är kvar")
+    box = stay.bounding_box()
+    assert box["height"] >= 90 and box["width"] >= 200
+    stay.tap()
+    assert warning.is_hidden()
+    page.wait_for_timeout(3000)  # past the moment the page would have locked without the button
+    assert page.url.endswith("/tablet/q/patient_global/p/0")
+    # Left alone again: the warning comes back, then the page saves itself and locks.
+    warning.wait_for(state="visible", timeout=6000)
+    page.wait_for_url("**/tablet/locked", timeout=8000)
+    [response] = live_server.store.list_responses(patient["id"])
+    assert response["answers"]["PtGA"] == pytest.approx(40.0, abs=0.6)
+    assert any(e["action"] == "lock" and e.get("details", {}).get("reason") == "idle" for e in live_server.store.audit_entries())
+
+
+def test_the_tablet_locks_by_itself_after_thank_you(live_server, tablet):
+    live_server.app.config["TABLET_DONE_LOCK_SECONDS"] = 1
+    patient, visit = _setup_visit(live_server, ["patient_global"])
+    page = tablet
+    staff_login(page, live_server.url)
+    hand_over_visit(page, live_server.url, "DEMO-001")
+    q = live_server.app.extensions["pro_app"].get("patient_global")
+    response = live_server.store.start_response(patient["id"], visit["id"], q, "test", "sv")
+    live_server.store.complete_response(patient["id"], response["id"], "test")
+    page.goto(f"{live_server.url}/tablet/")
+    assert page.get_by_role("heading", name="Tack!").is_visible()
+    page.wait_for_url("**/tablet/locked", timeout=5000)  # nobody pressed the button
+    assert page.locator("svg.lock-icon").is_visible()  # drawn, not an emoji that may be an empty box
+    assert any(e["action"] == "lock" and e.get("details", {}).get("reason") == "done" for e in live_server.store.audit_entries())
+
+
+def test_focus_goes_to_the_error_and_to_the_follow_up_question(live_server, tablet):
+    _setup_visit(live_server, ["all_types"])
+    page = tablet
+    staff_login(page, live_server.url)
+    hand_over_visit(page, live_server.url, "DEMO-001")
+    page.goto(f"{live_server.url}/tablet/q/all_types/p/0")
+    page.locator("#item-smoker label.option", has_text="Ja").tap()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Nästa →").tap()
+    assert page.get_by_text("En följdfråga har kommit fram nedan.").is_visible()
+    assert page.evaluate("document.activeElement.name") == "a__cigarettes"
+    page.fill("#a__cigarettes", "tolv")  # not a number
+    with page.expect_navigation():
+        page.get_by_role("button", name="Nästa →").tap()
+    focused = page.evaluate("""() => { const e = document.activeElement;
+        return {name: e.name, invalid: e.getAttribute('aria-invalid'), described: e.getAttribute('aria-describedby')}; }""")
+    assert focused == {"name": "a__cigarettes", "invalid": "true", "described": "err-cigarettes"}
+    assert page.locator("#err-cigarettes").inner_text()  # the message the field points at
