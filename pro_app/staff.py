@@ -3,6 +3,7 @@ scored summaries (screen, print and PDF), device calibration, and exports for ad
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
@@ -25,9 +26,11 @@ from .storage import StaleWrite, Stamp
 from .studies import enroll, missing_visits, studies, study_of
 from .web import current_language
 
-__all__ = ["bp"]
+__all__ = ["bp", "VisitRow", "visit_rows", "visit_to_start"]
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+ROLE_NAMES = {"nurse": _l("nurse"), "physician": _l("physician"), "admin": _l("administrator")}
 
 
 class PatientForm(FlaskForm):
@@ -59,6 +62,46 @@ class VisitForm(FlaskForm):
 
 class HandoffForm(FlaskForm):
     language = RadioField(_l("Language on the tablet"), choices=[SelectChoice("sv", "Svenska"), SelectChoice("en", "English")], default="sv")
+    confirmed = StringField()  # "1" once the nurse has confirmed starting a visit that is done or not yet due
+
+
+@dataclass
+class VisitRow:
+    """One visit as the patient page shows it: where it stands today and whether its tablet part is done."""
+
+    visit: dict[str, Any]
+    state: str  # done, due, overdue, missed or not_yet_due (pro_app.report.visit_state)
+    due: dt.date | None
+    patient_done: bool  # every patient questionnaire completed: the tablet would only say thank you
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Starting it on the tablet is probably a mistake: its questionnaires are done, or it is not due yet."""
+        return self.patient_done or self.state in ("not_yet_due", "done", "missed")
+
+
+def visit_rows(visits: list[dict[str, Any]], responses: list[dict[str, Any]], today: dt.date) -> list[VisitRow]:
+    from .report import visit_state
+
+    rows = []
+    for visit in visits:
+        completed = {r["questionnaire"] for r in responses if r["visit"] == visit["id"] and r["status"] == "completed"}
+        forms = list(visit.get("questionnaires") or []) + list(visit.get("clinician_forms") or [])
+        due = dt.date.fromisoformat(visit["due"]) if visit.get("due") else None
+        state = visit_state(today, due, visit.get("window_days"), sum(f in completed for f in forms), len(forms))
+        patient_forms = list(visit.get("questionnaires") or [])
+        rows.append(VisitRow(visit, state, due, bool(patient_forms) and all(q in completed for q in patient_forms)))
+    return rows
+
+
+def visit_to_start(rows: list[VisitRow], today: dt.date) -> VisitRow | None:
+    """The visit to start on the tablet today: the one due now (the nearest, if several), else the next one due."""
+    with_questionnaires = [r for r in rows if r.visit.get("questionnaires") and not r.patient_done]
+    now = [r for r in with_questionnaires if r.state in ("due", "overdue")]
+    if now:
+        return min(now, key=lambda r: (abs((r.due - today).days) if r.due else 0, r.due or today))
+    later = [r for r in with_questionnaires if r.state == "not_yet_due"]
+    return min(later, key=lambda r: r.due or today) if later else None
 
 
 def _study_choices(with_none: bool) -> list[SelectChoice]:
@@ -120,9 +163,12 @@ def patient(patient_id: str):
     if studies() and (enrolled is None or missing_visits(enrolled, visits)):
         enroll_form = EnrollForm(formdata=None, study=enrolled.id if enrolled else None)
         enroll_form.study.choices = _study_choices(with_none=False)
-    return render_template("staff/patient.html", patient=record, visits=visits, responses=responses, form=form,
-                           handoff=HandoffForm(), catalog=cat, enroll_form=enroll_form, study=study_of(visits),
-                           studies=studies(), today=dt.date.today().isoformat())
+    today = dt.date.today()
+    rows = visit_rows(visits, responses, today)
+    return render_template("staff/patient.html", patient=record, visits=visits, rows=rows, responses=responses,
+                           form=form, handoff=HandoffForm(), catalog=cat, enroll_form=enroll_form,
+                           study=study_of(visits), studies=studies(), today=today.isoformat(),
+                           next_visit=visit_to_start(rows, today))
 
 
 @bp.post("/patients/<patient_id>/enroll")
@@ -146,10 +192,34 @@ def handoff(patient_id: str, visit_id: str):
     form = HandoffForm()
     if not form.validate_on_submit():
         return redirect(url_for("staff.patient", patient_id=patient_id))
+    today = dt.date.today()
+    rows = visit_rows(store.list_visits(patient_id), store.list_responses(patient_id), today)
+    row = next(r for r in rows if r.visit["id"] == visit_id)
+    if row.needs_confirmation and form.confirmed.data != "1":
+        # A visit already filled in, or months away: easy to press by mistake. Ask first.
+        suggested = visit_to_start(rows, today)
+        if suggested is row or (suggested is not None and suggested.needs_confirmation):
+            suggested = None  # offer instead only a visit that is due now
+        return render_template("staff/confirm_handoff.html", patient=store.get_patient(patient_id), row=row,
+                               form=form, suggested=suggested,
+                               days=(row.due - today).days if row.due else None)
     user = g.user
     store.audit(g.actor, "handoff", "tablet", visit_id, patient_id)
     hand_over(patient_id, visit_id, user, form.language.data)
     return redirect(url_for("patient.home"))
+
+
+@bp.app_template_filter("role_name")
+def role_name(role: str | None) -> str:
+    """A staff role as the reader says it: 'sjuksköterska', never 'nurse' on a Swedish page."""
+    return str(ROLE_NAMES.get(role or "", role or ""))
+
+
+@bp.app_template_filter("study_title")
+def study_title(study_id: str | None) -> str:
+    """A study by its title in the reader's language, never its id."""
+    study = studies().get(study_id or "")
+    return study.title.get(current_language()) if study else ""
 
 
 @bp.get("/calibrate")

@@ -26,8 +26,9 @@ def login(client, username: str, password: str):
 
 def hand_over(client, patient_id: str, visit_id: str, lang: str = "sv"):
     page = client.get(f"/staff/patients/{patient_id}")
+    # Confirmed: a visit that is done or not due today asks the nurse first (tests hand over any visit).
     return client.post(f"/staff/patients/{patient_id}/visits/{visit_id}/tablet",
-                       data={"csrf_token": csrf_token(page.text), "language": lang})
+                       data={"csrf_token": csrf_token(page.text), "language": lang, "confirmed": "1"})
 
 
 HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*>')
@@ -139,4 +140,4 @@ class Browser:
     def hand_over(self, patient_id: str, visit_id: str, lang: str = "sv"):
         page = self.get(f"/staff/patients/{patient_id}")
         return self.post(f"/staff/patients/{patient_id}/visits/{visit_id}/tablet",
-                         {**page_fields(page.text), "language": lang})
+                         {**page_fields(page.text), "language": lang, "confirmed": "1"})

@@ -2,16 +2,17 @@
 (function () {
   "use strict";
   var CSS_PX_PER_MM = 96 / 25.4;
+  var calibration = window.proappCalibration;
   var line = document.getElementById("calibration-line");
   var readout = document.getElementById("calibration-value");
-  var status = document.getElementById("calibration-status");
-  var stored = parseFloat(localStorage.getItem("proapp.pxPerMm"));
-  var pxPerMm = stored > 0 ? stored : CSS_PX_PER_MM;
-  status.textContent = stored > 0 ? status.dataset.saved : status.dataset.none;
+  var pxPerMm = calibration.read().pxPerMm || CSS_PX_PER_MM;
+  var format = new Intl.NumberFormat(readout.dataset.lang === "sv" ? "sv-SE" : "en-GB",
+                                     { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
 
   function draw() {
     line.style.width = (100 * pxPerMm) + "px";
-    readout.textContent = pxPerMm.toFixed(3);
+    // How much longer (or shorter) than the browser's 100 mm the line is: the nurse's adjustment, in mm.
+    readout.textContent = format.format(Math.round((pxPerMm / CSS_PX_PER_MM - 1) * 1000) / 10);
   }
   document.querySelectorAll("[data-adjust]").forEach(function (button) {
     button.addEventListener("click", function () {
@@ -21,12 +22,15 @@
     });
   });
   document.getElementById("calibration-reset").addEventListener("click", function () {
-    pxPerMm = CSS_PX_PER_MM; localStorage.removeItem("proapp.pxPerMm");
-    status.textContent = status.dataset.none; draw();
+    pxPerMm = CSS_PX_PER_MM;
+    localStorage.removeItem(calibration.KEY);
+    localStorage.removeItem(calibration.DATE_KEY);
+    calibration.show(); draw();
   });
   document.getElementById("calibration-save").addEventListener("click", function () {
-    localStorage.setItem("proapp.pxPerMm", String(pxPerMm));
-    status.textContent = status.dataset.saved;
+    localStorage.setItem(calibration.KEY, String(pxPerMm));
+    localStorage.setItem(calibration.DATE_KEY, new Date().toISOString());
+    calibration.show();
   });
   draw();
 })();

@@ -21,7 +21,7 @@ def two_patients(app, store, enrolled):
 def _hand_over(client, patient, visit):
     page = client.get(f"/staff/patients/{patient['id']}")
     response = client.post(f"/staff/patients/{patient['id']}/visits/{visit['id']}/tablet",
-                           data={**page_fields(page.text), "language": "sv"})
+                           data={**page_fields(page.text), "language": "sv", "confirmed": "1"})
     assert response.status_code == 302 and response.location.endswith("/tablet/")
     return client
 
