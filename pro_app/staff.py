@@ -353,8 +353,10 @@ def _summary(patient_id: str, visit_id: str):
 @bp.get("/patients/<patient_id>/visits/<visit_id>/summary")
 @staff_required("nurse", "physician")
 def summary(patient_id: str, visit_id: str):
+    """On screen the full report follows the one-page summary; printing it prints one page unless ?full=1."""
     return render_template("staff/summary.html", s=_summary(patient_id, visit_id), patient_id=patient_id,
-                           visit_id=visit_id, printed=dt.datetime.now(dt.timezone.utc))
+                           visit_id=visit_id, printed=dt.datetime.now(dt.timezone.utc), full=True,
+                           print_full=request.args.get("full") == "1")
 
 
 def _css_string(text: str) -> str:
@@ -364,6 +366,7 @@ def _css_string(text: str) -> str:
 def _page_css() -> str:
     """@page rules for the PDF: the running header and footer, and page numbers in the reader's language."""
     marker_page, marker_pages = "\x00page\x00", "\x00pages\x00"
+    font = '"DejaVu Sans", "Liberation Sans", Arial, sans-serif'  # the document's own: one family, footer too
     text = _("Page %(page)s of %(pages)s", page=marker_page, pages=marker_pages)
     parts = []
     for chunk in text.split("\x00"):
@@ -374,10 +377,11 @@ def _page_css() -> str:
         elif chunk:
             parts.append(_css_string(chunk))
     return (
-        "@page { size: A4; margin: 30mm 16mm 22mm 16mm;"
+        f"@page {{ size: A4; margin: 24mm 14mm 16mm 14mm; font-family: {font};"
         " @top-left { content: element(doc-header); width: 100%; vertical-align: bottom; }"
-        " @bottom-left { content: element(doc-footer); width: 70%; vertical-align: top; }"
-        f" @bottom-right {{ content: {' '.join(parts)}; font-size: 8pt; color: #444; vertical-align: top; }} }}"
+        " @bottom-left { content: element(doc-footer); width: 78%; vertical-align: top; }"
+        f" @bottom-right {{ content: {' '.join(parts)}; font-family: {font}; font-size: 7pt; color: #444;"
+        " vertical-align: top; } }"
         " .doc-header { position: running(doc-header); }"
         " .doc-footer { position: running(doc-footer); }"
     )
@@ -391,10 +395,11 @@ def summary_pdf(patient_id: str, visit_id: str):
     from .pdf import render_pdf
 
     s = _summary(patient_id, visit_id)
-    html = render_template("print/summary.html", s=s, printed=dt.datetime.now(dt.timezone.utc))
+    full = request.args.get("full") == "1"  # the one-page summary, or with the full report after it
+    html = render_template("print/summary.html", s=s, printed=dt.datetime.now(dt.timezone.utc), full=full)
     pdf = render_pdf(html, _page_css())
-    catalog().store.audit(g.actor, "print", "summary", visit_id, patient_id, format="pdf")
-    name = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{s.study_code}-{s.visit_key}")
+    catalog().store.audit(g.actor, "print", "summary", visit_id, patient_id, format="pdf-full" if full else "pdf")
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{s.study_code}-{s.visit_key}" + ("-full" if full else ""))
     return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
 
 

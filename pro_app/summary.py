@@ -19,12 +19,14 @@ from .scoring import Scale, display_number, is_answered, score
 from .scoring.enzymes import UNITS, from_u_per_l, to_u_per_l, unit_symbol
 from .studies import Study
 
-__all__ = ["VisitSummary", "QuestionnaireSummary", "ScoreRow", "Trend", "Chart", "visit_summary",
-           "response_criteria", "parse_time"]
+__all__ = ["VisitSummary", "QuestionnaireSummary", "ScoreRow", "MainScore", "Sparkline", "Trend", "Chart",
+           "visit_summary", "response_criteria", "parse_time", "sparkline"]
 
-CHART_WIDTH = 520
-CHART_HEIGHT = 170
-CHART_MARGIN = {"left": 52, "right": 16, "top": 14, "bottom": 40}
+# User units of a trend chart, drawn at about 90 mm in print: its 11-unit labels are 7-8 pt there.
+CHART_WIDTH = 360
+CHART_HEIGHT = 150
+CHART_MARGIN = {"left": 44, "right": 12, "top": 16, "bottom": 34}
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_INSET = 96, 20, 3
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -45,6 +47,10 @@ class ScoreRow:
     unit: str | None
     decimals: int
     note: str | None = None  # what else a reader needs: the lab's upper limit, the enzyme, unanswered aids
+    detail: bool = False  # a component (subscale, task): in the full report, not the one-page summary
+    baseline: float | None = None  # the value at the baseline visit, where this is a later visit
+    change: float | None = None  # this visit minus baseline, in the score's units
+    improved: bool | None = None  # None: unchanged, or no change to tell
 
 
 @dataclass
@@ -82,6 +88,27 @@ class Chart:
 
 
 @dataclass
+class Sparkline:
+    """A trend small enough for a table cell: the line over visits, the shown visit marked; no labels to overlap."""
+
+    width: int
+    height: int
+    segments: list[str]
+    dots: list[dict[str, Any]]  # x, y, current
+    first: float | None  # the first and the shown visit's values, for the cell's text alternative
+    last: float | None
+
+
+@dataclass
+class MainScore:
+    """One main score of one instrument on the one-page summary."""
+
+    questionnaire: str
+    instrument: str  # the short title, in the reader's language
+    score: ScoreRow
+
+
+@dataclass
 class Trend:
     questionnaire: str
     scale: str
@@ -93,6 +120,7 @@ class Trend:
     decimals: int
     points: list[dict[str, Any]]  # visit key, label, value (None if missing), current
     chart: Chart
+    detail: bool = False  # a component's trend: its values are in the tables, no chart of its own
 
 
 @dataclass
@@ -108,6 +136,8 @@ class VisitSummary:
     trends: list[Trend]
     outcome: Any  # pro_app.outcomes.VisitComparison, None for the baseline visit
     lang: str
+    main: list[list[MainScore]] = field(default_factory=list)  # per questionnaire, its main scores
+    sparklines: dict[str, Sparkline] = field(default_factory=dict)  # core set measure -> its trend
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -159,7 +189,7 @@ def _score_rows(scales: list[Scale], lang: str) -> list[ScoreRow]:
             id=s.id, label=s.label.get(lang) or s.label.get("en", s.id), value=s.value, min=s.min, max=s.max,
             higher_is_better=s.higher_is_better, answered=s.answered, items=s.items,
             reason=(s.reason or {}).get(lang) if s.value is None else None, unit=s.unit, decimals=s.decimals,
-            note=_note(s, lang),
+            note=_note(s, lang), detail=s.detail,
         )
         for s in scales
     ]
@@ -203,7 +233,7 @@ def nice_ceiling(value: float) -> float:
 def _chart(points: list[dict[str, Any]], lo: float, hi: float | None, higher_is_better: bool) -> Chart:
     """Chart geometry; a scale without an upper bound (an enzyme) gets an axis that fits its values."""
     m = CHART_MARGIN
-    inset = 24  # keep the first and last points (and their labels) clear of the axis
+    inset = 22  # keep the first and last points (and their labels) clear of the axis
     plot_w = CHART_WIDTH - m["left"] - m["right"] - 2 * inset
     plot_h = CHART_HEIGHT - m["top"] - m["bottom"]
     if hi is None:
@@ -242,6 +272,73 @@ def _chart(points: list[dict[str, Any]], lo: float, hi: float | None, higher_is_
     )
 
 
+def sparkline(points: list[dict[str, Any]], lo: float, hi: float | None) -> Sparkline:
+    """A small line over the visits (higher values higher up), broken where a visit has no value."""
+    values = [p["value"] for p in points]
+    known = [v for v in values if v is not None]
+    if hi is None:  # no upper bound (an enzyme): the axis fits the values
+        hi = lo + nice_ceiling(max(known, default=1.0) - lo)
+    span = (hi - lo) or 1.0
+    inner_w, inner_h = SPARK_WIDTH - 2 * SPARK_INSET, SPARK_HEIGHT - 2 * SPARK_INSET
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = SPARK_INSET + (inner_w / 2 if len(points) == 1 else inner_w * i / (len(points) - 1))
+        y = SPARK_INSET + (hi - min(max(v, lo), hi)) / span * inner_h
+        return round(x, 1), round(y, 1)
+
+    segments: list[str] = []
+    run: list[str] = []
+    dots = []
+    for i, point in enumerate(points):
+        if point["value"] is None:
+            if len(run) > 1:
+                segments.append(" ".join(run))
+            run = []
+            continue
+        x, y = xy(i, point["value"])
+        run.append(f"{x},{y}")
+        dots.append({"x": x, "y": y, "current": point["current"]})
+    if len(run) > 1:
+        segments.append(" ".join(run))
+    current = next((p["value"] for p in points if p["current"]), None)
+    return Sparkline(SPARK_WIDTH, SPARK_HEIGHT, segments, dots, known[0] if known else None, current)
+
+
+def _with_changes(questionnaires: list[QuestionnaireSummary], outcome: Any) -> None:
+    """Each score's baseline value and change since baseline, as the response criteria computed them."""
+    changes = {(c.questionnaire, c.scale): c for c in (outcome.scales if outcome is not None else [])}
+    for qs in questionnaires:
+        for score in qs.scores:
+            c = changes.get((qs.id, score.id))
+            if c is not None:
+                score.baseline, score.change, score.improved = c.baseline, c.change, c.improved
+
+
+def _main_scores(questionnaires: list[QuestionnaireSummary], cat: Catalog, lang: str) -> list[list[MainScore]]:
+    """Each instrument's main scores (not its components)."""
+    out = []
+    for qs in questionnaires:
+        q = cat.get(qs.id)
+        name = (q.short_title or q.title).get(lang) if q else qs.title
+        out.append([MainScore(qs.id, name, score) for score in qs.scores if not score.detail])
+    return out
+
+
+def _sparklines(trends: list[Trend], outcome: Any) -> dict[str, Sparkline]:
+    """The core set measures' trends, drawn small: the followed enzyme for the enzyme."""
+    from .outcomes import CORE_SET_SOURCES
+
+    by_scale = {(t.questionnaire, t.scale): t for t in trends}
+    out = {}
+    for measure, (qid, sid) in CORE_SET_SOURCES.items():
+        if measure == "enzyme":
+            sid = getattr(outcome, "enzyme", None) or sid
+        trend = by_scale.get((qid, sid))
+        if trend is not None:
+            out[measure] = sparkline(trend.points, trend.min, trend.max)
+    return out
+
+
 def _trends(cat: Catalog, patient_id: str, visits: list[dict[str, Any]], current_id: str, lang: str) -> list[Trend]:
     """Each score over the patient's visits that have a completed response (and the visit shown)."""
     responses = cat.store.list_responses(patient_id)
@@ -275,7 +372,7 @@ def _trends(cat: Catalog, patient_id: str, visits: list[dict[str, Any]], current
         trends.append(Trend(
             questionnaire=qid, scale=sid, label=label if label == title else f"{title}: {label}", min=s.min, max=s.max,
             higher_is_better=s.higher_is_better, unit=unit, decimals=s.decimals, points=points,
-            chart=_chart(points, s.min, s.max, s.higher_is_better),
+            chart=_chart(points, s.min, s.max, s.higher_is_better), detail=s.detail,
         ))
     return trends
 
@@ -324,16 +421,21 @@ def visit_summary(cat: Catalog, patient_id: str, visit_id: str, lang: str,
     times = [t for s in questionnaires for t in (s.completed_at,) if t]
     study_id = visit.get("study") or patient.get("study")
     study = (studies or {}).get(study_id) if study_id else None
+    trends = _trends(cat, patient_id, visits, visit_id, lang)
+    outcome = response_criteria(cat, patient_id, visit_id)
+    _with_changes(questionnaires, outcome)
     return VisitSummary(
         study_code=patient["study_code"],
-        study=study.title.get(lang) if study else study_id,
+        study=study.title.get(lang) if study else None,  # never the study's id
         visit_key=visit["key"],
         visit_label=visit["label"].get(lang, visit["key"]),
         due=dt.date.fromisoformat(visit["due"]) if visit.get("due") else None,
         filled_from=min(times) if times else None,
         filled_to=max(times) if times else None,
         questionnaires=questionnaires,
-        trends=_trends(cat, patient_id, visits, visit_id, lang),
-        outcome=response_criteria(cat, patient_id, visit_id),
+        trends=trends,
+        outcome=outcome,
         lang=lang,
+        main=_main_scores(questionnaires, cat, lang),
+        sparklines=_sparklines(trends, outcome),
     )

@@ -65,6 +65,9 @@ class Scale:
     decimals: int = 1  # for display only: criteria use ``exact``
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the HAQ-DI without aids
     exact: Fraction | None = field(default=None, compare=False)  # the value as an exact fraction
+    # A component of a main score (a subscale, a task, one organ system): the one-page summary leaves it
+    # to the full report. A plugin's scales are main scores unless it says so.
+    detail: bool = False
 
     def __post_init__(self) -> None:
         if self.value is None:
@@ -170,12 +173,13 @@ def not_computable(en: str, sv: str) -> dict[str, str]:
 
 def single_item_scale(id: str, label: dict[str, str], value: float | Fraction | None, item_id: str, *, min: float,
                       max: float | None, higher_is_better: bool, reason: dict[str, str], unit: str | None = None,
-                      decimals: int = 1, extra: dict[str, Any] | None = None) -> Scale:
+                      decimals: int = 1, extra: dict[str, Any] | None = None, detail: bool = False) -> Scale:
     """A scale that is one item (a VAS, a transition item): missing when that item is; ``reason`` says why."""
     return Scale(
         id=id, label=label, value=value, min=min, max=max, higher_is_better=higher_is_better,
         answered=0 if value is None else 1, items=1, missing=[] if value is not None else [item_id],
         reason=None if value is not None else reason, unit=unit, decimals=decimals, extra=extra or {},
+        detail=detail,
     )
 
 

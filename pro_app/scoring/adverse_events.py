@@ -28,7 +28,8 @@ def score_adverse_events(questionnaire: Any, answers: dict[str, Any]) -> list[Sc
 
     def count(scale_id: str, en: str, sv: str, n: int) -> Scale:
         return Scale(id=scale_id, label={"sv": sv, "en": en}, value=float(n), min=0.0, max=float(n_slots),
-                     higher_is_better=False, answered=len(events), items=n_slots, decimals=0)
+                     higher_is_better=False, answered=len(events), items=n_slots, decimals=0,
+                     detail=scale_id not in ("AE_count", "AE_serious"))
 
     if not is_answered(answers.get("AE_any")):
         return [Scale(id="AE_count", label={"sv": "Antal biverkningar", "en": "Adverse events"}, value=None,

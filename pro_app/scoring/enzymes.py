@@ -118,7 +118,7 @@ def score_enzymes(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
             label={"sv": f"{label['sv']}, multipel av övre referensgränsen",
                    "en": f"{label['en']}, multiple of the upper limit of normal"},
             value=ratio, min=0.0, max=None, higher_is_better=False,
-            answered=2 - len(ratio_missing), items=2, missing=ratio_missing, reason=reason, decimals=2,
+            answered=2 - len(ratio_missing), items=2, missing=ratio_missing, reason=reason, decimals=2, detail=True,
         ))
     worst = max(ratios, key=lambda k: ratios[k]) if ratios else None  # max keeps the first of equals
     scales.append(Scale(

@@ -193,6 +193,7 @@ def score_haq_di(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
             value=raw_di,
             missing=unanswered_items,
             reason=raw_reason,
+            detail=True,
             **common,
         ),
     ]

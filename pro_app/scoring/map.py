@@ -112,6 +112,7 @@ def score_map(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
             missing=[i for i in items if i not in done],
             reason=reason,
             decimals=1,
+            detail=True,  # subscales and single items: the MAP total is the main score
         )
 
     for d in domains:

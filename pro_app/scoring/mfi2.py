@@ -49,6 +49,7 @@ def score_mfi2(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
             value=None if reps is None else reps / as_exact(item.max) * 100, min=0.0, max=100.0,
             higher_is_better=True, answered=int(reps is not None), items=1, missing=[] if reps is not None else [item_id],
             unit="%", extra={"repetitions": None if reps is None else float(reps), "max_repetitions": item.max},
+            detail=True,
             reason=None if reps is not None else not_computable("The task was not performed or not recorded.",
                                                                 "Uppgiften utfördes inte eller registrerades inte."),
         ))

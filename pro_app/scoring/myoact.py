@@ -40,7 +40,7 @@ def score_myoact(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         scales.append(Scale(
             id=item_id, label=item.text.model_dump() if system != GLOBAL else _global_label(), value=value,
             min=0.0, max=100.0, higher_is_better=False, answered=int(value is not None), items=1,
-            missing=[] if value is not None else [item_id], unit="mm",
+            missing=[] if value is not None else [item_id], unit="mm", detail=system != GLOBAL,
             reason=None if value is not None else not_computable(
                 "The scale was not marked (not assessed).", "Skalan markerades inte (ej bedömd)."),
         ))

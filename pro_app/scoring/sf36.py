@@ -210,6 +210,7 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
                 reason=None if shown[sid] is not None else too_few_answered(len(done), len(items), need),
                 decimals=1,
                 extra={"method": method},
+                detail=True,  # the eight scales and the transition item: the summaries are the main scores
             )
         )
 
@@ -218,7 +219,7 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         "HT", {"en": "Health transition (compared with one year ago)", "sv": "Hälsoförändring (jämfört med för ett år sedan)"},
         ht, "q2", min=0.0, max=100.0, higher_is_better=True, decimals=0,
         reason=not_computable("Item 2 was not answered.", "Fråga 2 besvarades inte."),
-        extra=None if ht is None else {"response": int(answers["q2"])},
+        extra=None if ht is None else {"response": int(answers["q2"])}, detail=True,
     ))
 
     # The summaries always use v1-scored scales: the norms and coefficients were derived from them.

@@ -169,3 +169,59 @@ def test_numbers_are_rounded_half_up_only_where_they_are_shown(app):
         assert number(44.4027962318693, 1) == "44,4" and number(None) == "–"
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert number(2.5, 0) == "3" and number(1234.5, 1) == "1,234.5"
+
+
+def _pdf_fonts(reader) -> set[str]:
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"].get("/Font", {}).values():
+            fonts.add("/" + str(font.get_object()["/BaseFont"]).split("+")[-1])
+    return fonts
+
+
+def test_the_demo_patients_summary_after_two_visits_is_one_page_with_criteria_and_every_main_score(clinic_dirs, tmp_path):
+    # The anakinra study's visit with every instrument filled in: the summary a nurse prints for the physician.
+    from pro_app import create_app
+    from pro_app.demo import seed_demo
+    from pro_app.scoring import score
+    from pro_app.web import number
+
+    from helpers import as_staff
+
+    from .conftest import ROOT
+
+    app = create_app({"DATA_DIR": str(tmp_path / "demo"), "QUESTIONNAIRE_DIR": str(ROOT / "questionnaires"),
+                      "STUDIES_DIR": str(ROOT / "studies"), "SESSION_COOKIE_SECURE": False, "TESTING": True})
+    seed_demo(app, history=2)
+    cat = app.extensions["pro_app"]
+    patient = cat.store.find_patient("DEMO-001")
+    m1 = cat.store.list_visits(patient["id"])[1]
+    physician = app.test_client()
+    as_staff(physician, cat.store, "doctor", "physician")
+    response = physician.get(f"/staff/patients/{patient['id']}/visits/{m1['id']}/summary.pdf")
+    reader = PdfReader(io.BytesIO(response.data))
+    assert len(reader.pages) == 1
+    text = " ".join(reader.pages[0].extract_text().split())
+    for expected in ("Poängsammanställning", "DEMO-001", "Anakinra vid myosit", "1 månad", "Responskriterier",
+                     "IMACS definition av förbättring", "ACR/EULAR 2016", "Sida 1 av 1"):
+        assert expected in text, expected
+    # Every instrument's main scores, as the scorers give them (each is checked against its source elsewhere).
+    responses = [r for r in cat.store.list_responses(patient["id"], m1["id"])]
+    assert {r["questionnaire"] for r in responses} == set(m1["questionnaires"]) | set(m1["clinician_forms"])
+    shown = 0
+    with app.test_request_context(headers={"Accept-Language": "sv"}):
+        for r in responses:
+            for s in score(cat.for_response(r), r["answers"]):
+                if not s.detail and s.value is not None:
+                    assert number(s.value, s.decimals) in text, (r["questionnaire"], s.id)
+                    shown += 1
+    assert shown >= 15
+    # One family, the running header and footer included (the page number was in another font).
+    fonts = _pdf_fonts(reader)
+    assert fonts and all(f.startswith("/DejaVu-Sans") for f in fonts), fonts
+    # The full report: every scale in detail and the charts, after the one page.
+    full = PdfReader(io.BytesIO(physician.get(
+        f"/staff/patients/{patient['id']}/visits/{m1['id']}/summary.pdf?full=1").data))
+    full_text = "\n".join(p.extract_text() for p in full.pages)
+    assert 1 < len(full.pages) <= 6 and "Fullständig rapport" in full_text and "Fysisk funktion" in full_text
+    assert "Fysisk funktion" not in text  # an SF-36 scale is detail: the summaries are on the one page
