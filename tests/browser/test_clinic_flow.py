@@ -74,7 +74,7 @@ def test_nurse_patient_tablet_lock_and_pdf(live_app, browser, tmp_path):
         expect(page.locator("article[data-visit=baseline]")).to_contain_text("31 jan. 2025")
         expect(page.locator("article[data-visit=m1]")).to_contain_text("28 feb. 2025")
 
-        page.locator("article[data-visit=baseline] form.inline button.primary").click()
+        page.locator("article[data-visit=baseline] form.handoff button").click()
         page.wait_for_url(f"{base}/tablet/")
         page.locator("a.big-row").first.tap()
         track = page.locator(".vas-track")
