@@ -285,3 +285,24 @@ def test_focus_goes_to_the_error_and_to_the_follow_up_question(live_server, tabl
         return {name: e.name, invalid: e.getAttribute('aria-invalid'), described: e.getAttribute('aria-describedby')}; }""")
     assert focused == {"name": "a__cigarettes", "invalid": "true", "described": "err-cigarettes"}
     assert page.locator("#err-cigarettes").inner_text()  # the message the field points at
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(c) / 255 for c in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_the_focus_ring_stands_out_from_the_page(live_server, tablet):
+    # WCAG 1.4.11: at least 3:1 against the white card and the grey page (#f5a623 was 2.0:1).
+    _setup_visit(live_server, ["patient_global"])
+    page = tablet
+    staff_login(page, live_server.url)
+    hand_over_visit(page, live_server.url, "DEMO-001")
+    page.goto(f"{live_server.url}/tablet/q/patient_global/p/0")
+    page.keyboard.press("Tab")
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    for background in ("rgb(255, 255, 255)", "rgb(243, 244, 246)"):
+        lighter, darker = sorted((_luminance(ring), _luminance(background)), reverse=True)
+        assert (lighter + 0.05) / (darker + 0.05) >= 3, (ring, background)
