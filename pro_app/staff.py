@@ -377,7 +377,8 @@ def _page_css() -> str:
         elif chunk:
             parts.append(_css_string(chunk))
     return (
-        f"@page {{ size: A4; margin: 24mm 14mm 16mm 14mm; font-family: {font};"
+        # !important: print.css's @page (for the browser's print, without running header) must not win here.
+        f"@page {{ size: A4; margin: 21mm 14mm 15mm 14mm !important; font-family: {font};"
         " @top-left { content: element(doc-header); width: 100%; vertical-align: bottom; }"
         " @bottom-left { content: element(doc-footer); width: 78%; vertical-align: top; }"
         f" @bottom-right {{ content: {' '.join(parts)}; font-family: {font}; font-size: 7pt; color: #444;"

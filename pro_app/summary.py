@@ -19,14 +19,14 @@ from .scoring import Scale, display_number, is_answered, score
 from .scoring.enzymes import UNITS, from_u_per_l, to_u_per_l, unit_symbol
 from .studies import Study
 
-__all__ = ["VisitSummary", "QuestionnaireSummary", "ScoreRow", "MainScore", "Sparkline", "Trend", "Chart",
+__all__ = ["VisitSummary", "QuestionnaireSummary", "ScoreRow", "MainScores", "Sparkline", "Trend", "Chart",
            "visit_summary", "response_criteria", "parse_time", "sparkline"]
 
 # User units of a trend chart, drawn at about 90 mm in print: its 11-unit labels are 7-8 pt there.
 CHART_WIDTH = 360
 CHART_HEIGHT = 150
 CHART_MARGIN = {"left": 44, "right": 12, "top": 16, "bottom": 34}
-SPARK_WIDTH, SPARK_HEIGHT, SPARK_INSET = 96, 20, 3
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_INSET = 96, 16, 3
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -100,12 +100,12 @@ class Sparkline:
 
 
 @dataclass
-class MainScore:
-    """One main score of one instrument on the one-page summary."""
+class MainScores:
+    """One instrument's main scores on the one-page summary (its components are in the full report)."""
 
-    questionnaire: str
+    questionnaire: QuestionnaireSummary
     instrument: str  # the short title, in the reader's language
-    score: ScoreRow
+    scores: list[ScoreRow]
 
 
 @dataclass
@@ -136,7 +136,7 @@ class VisitSummary:
     trends: list[Trend]
     outcome: Any  # pro_app.outcomes.VisitComparison, None for the baseline visit
     lang: str
-    main: list[list[MainScore]] = field(default_factory=list)  # per questionnaire, its main scores
+    main: list[MainScores] = field(default_factory=list)  # per questionnaire, its main scores
     sparklines: dict[str, Sparkline] = field(default_factory=dict)  # core set measure -> its trend
 
 
@@ -314,13 +314,13 @@ def _with_changes(questionnaires: list[QuestionnaireSummary], outcome: Any) -> N
                 score.baseline, score.change, score.improved = c.baseline, c.change, c.improved
 
 
-def _main_scores(questionnaires: list[QuestionnaireSummary], cat: Catalog, lang: str) -> list[list[MainScore]]:
+def _main_scores(questionnaires: list[QuestionnaireSummary], cat: Catalog, lang: str) -> list[MainScores]:
     """Each instrument's main scores (not its components)."""
     out = []
     for qs in questionnaires:
         q = cat.get(qs.id)
         name = (q.short_title or q.title).get(lang) if q else qs.title
-        out.append([MainScore(qs.id, name, score) for score in qs.scores if not score.detail])
+        out.append(MainScores(qs, name, [score for score in qs.scores if not score.detail]))
     return out
 
 

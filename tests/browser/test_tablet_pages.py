@@ -150,6 +150,8 @@ def test_every_patient_page_fits_a_tablet(live_server, browser, viewport):
                 heading = page.locator("h1").inner_text()
                 if not (heading.startswith(name) and re.search(rf"\({n + 1} av \d+\)", heading)):
                     problems.append(f"{where}: the heading {heading!r} does not name {name!r} and the step")
+                if q.short_title and heading.split(" (")[0] == q.short_title.get("sv"):
+                    problems.append(f"{where}: the heading is a bare code: {heading!r}")
                 check(where, words)
                 check_vas(page, problems, where)
             page.goto(f"{base}/tablet/q/{q.id}/review")
