@@ -94,9 +94,7 @@ class Sparkline:
     width: int
     height: int
     segments: list[str]
-    dots: list[dict[str, Any]]  # x, y, current
-    first: float | None  # the first and the shown visit's values, for the cell's text alternative
-    last: float | None
+    dots: list[dict[str, Any]]  # x, y, value, current
 
 
 @dataclass
@@ -230,6 +228,25 @@ def nice_ceiling(value: float) -> float:
     return 10 * power * 4  # pragma: no cover - the loop ends at 10
 
 
+def _polylines(points: list[dict[str, Any]], xy: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """The lines through the points (``xy(index, value)`` places one), broken where a visit has no value; the dots."""
+    segments: list[str] = []
+    run: list[str] = []
+    dots = []
+    for i, point in enumerate(points):
+        if point["value"] is None:
+            if len(run) > 1:
+                segments.append(" ".join(run))
+            run = []
+            continue
+        x, y = xy(i, point["value"])
+        run.append(f"{x},{y}")
+        dots.append({"x": x, "y": y, "value": point["value"], "current": point["current"]})
+    if len(run) > 1:
+        segments.append(" ".join(run))
+    return segments, dots
+
+
 def _chart(points: list[dict[str, Any]], lo: float, hi: float | None, higher_is_better: bool) -> Chart:
     """Chart geometry; a scale without an upper bound (an enzyme) gets an axis that fits its values."""
     m = CHART_MARGIN
@@ -247,20 +264,7 @@ def _chart(points: list[dict[str, Any]], lo: float, hi: float | None, higher_is_
         v = min(max(v, lo), hi)
         return round(m["top"] + (hi - v) / span * plot_h, 1)
 
-    segments: list[str] = []
-    current: list[str] = []
-    dots = []
-    for i, point in enumerate(points):
-        if point["value"] is None:
-            if len(current) > 1:
-                segments.append(" ".join(current))
-            current = []
-            continue
-        x, y = round(x_of(i), 1), y_of(point["value"])
-        current.append(f"{x},{y}")
-        dots.append({"x": x, "y": y, "value": point["value"], "current": point["current"]})
-    if len(current) > 1:
-        segments.append(" ".join(current))
+    segments, dots = _polylines(points, lambda i, v: (round(x_of(i), 1), y_of(v)))
     ticks = [{"y": y_of(lo + span * k / 4), "value": lo + span * k / 4} for k in range(5)]
     step = span / 4
     decimals = 0 if step == int(step) else 1 if step * 10 == int(step * 10) else 2
@@ -274,10 +278,8 @@ def _chart(points: list[dict[str, Any]], lo: float, hi: float | None, higher_is_
 
 def sparkline(points: list[dict[str, Any]], lo: float, hi: float | None) -> Sparkline:
     """A small line over the visits (higher values higher up), broken where a visit has no value."""
-    values = [p["value"] for p in points]
-    known = [v for v in values if v is not None]
     if hi is None:  # no upper bound (an enzyme): the axis fits the values
-        hi = lo + nice_ceiling(max(known, default=1.0) - lo)
+        hi = lo + nice_ceiling(max((p["value"] for p in points if p["value"] is not None), default=1.0) - lo)
     span = (hi - lo) or 1.0
     inner_w, inner_h = SPARK_WIDTH - 2 * SPARK_INSET, SPARK_HEIGHT - 2 * SPARK_INSET
 
@@ -286,22 +288,8 @@ def sparkline(points: list[dict[str, Any]], lo: float, hi: float | None) -> Spar
         y = SPARK_INSET + (hi - min(max(v, lo), hi)) / span * inner_h
         return round(x, 1), round(y, 1)
 
-    segments: list[str] = []
-    run: list[str] = []
-    dots = []
-    for i, point in enumerate(points):
-        if point["value"] is None:
-            if len(run) > 1:
-                segments.append(" ".join(run))
-            run = []
-            continue
-        x, y = xy(i, point["value"])
-        run.append(f"{x},{y}")
-        dots.append({"x": x, "y": y, "current": point["current"]})
-    if len(run) > 1:
-        segments.append(" ".join(run))
-    current = next((p["value"] for p in points if p["current"]), None)
-    return Sparkline(SPARK_WIDTH, SPARK_HEIGHT, segments, dots, known[0] if known else None, current)
+    segments, dots = _polylines(points, xy)
+    return Sparkline(SPARK_WIDTH, SPARK_HEIGHT, segments, dots)
 
 
 def _with_changes(questionnaires: list[QuestionnaireSummary], outcome: Any) -> None:
