@@ -134,6 +134,8 @@ def test_a_follow_up_summary_shows_the_response_criteria_and_what_drove_them(app
 
     page = physician.get(f"/staff/patients/{patient['id']}/visits/{m1['id']}/summary").text
     assert 'data-criterion="imacs" data-met="true"' in page
+    # Each core set measure's trend, drawn small beside it: a line from baseline to the dot of this visit.
+    assert page.count('<svg class="spark"') == 6 and page.count('fill="#a11d1d"') >= 6
     assert "<strong>50,0</strong>" in page and "Måttlig förbättring" in page
     baseline_page = physician.get(f"/staff/patients/{patient['id']}/visits/{baseline['id']}/summary").text
     assert "Detta är baslinjebesöket" in baseline_page
