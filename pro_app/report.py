@@ -19,10 +19,12 @@ Statistics, stated in the report as here:
   ``permutation_test``, exhaustive); otherwise the normal approximation with the tie
   correction and no continuity correction. A small open-label study is exactly where a normal
   approximation misleads, hence exact p-values up to the size of such a study.
-  Differences are compared at 1e-9 so that float noise (55.3 - 42.1) does not split a tie.
+  Values and differences are the scores' exact fractions (``Scale.exact``), so a zero and a tie
+  are exact; ranks are taken from them before scipy sees a float. (A caller passing floats gets
+  them compared at 1e-9, so float noise such as 55.3 - 42.1 does not split a tie.)
 * p-values are descriptive: not adjusted for the many measures and visits.
 
-Scores come from ``scoring.score`` (``Scale.value``) and the criteria from
+Scores come from ``scoring.score`` (``Scale.exact``) and the criteria from
 ``outcomes.patient_outcomes``; the adapter to both is ``_ScoreReader`` and ``_responders``
 below, so a change there is a change in one place.
 """
@@ -31,7 +33,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Iterable
 
@@ -39,7 +43,8 @@ import numpy as np
 from scipy import stats
 
 from .catalog import Catalog
-from .scoring import Scale, score
+from .scoring import Scale, as_exact, score
+from .scoring.enzymes import UNITS, enzyme_unit_code, from_u_per_l, to_u_per_l, unit_symbol
 from .studies import Study
 
 __all__ = ["StudyReport", "build_report", "VISIT_STATES", "QUANTILE_METHOD", "signed_rank", "describe",
@@ -53,12 +58,6 @@ TIE_TOLERANCE_DECIMALS = 9
 # The primary outcome of the anakinra study (Zong M et al. Ann Rheum Dis 2014;73:913-20): FI-2.
 PRIMARY_OUTCOME = ("mfi2", "FI2_total")
 AE_SCORER = "adverse_events"
-# Enzyme units: stored code or shown text -> (shown text, factor to U/L). 1 µkat/L = 60 U/L
-# (1 U = 1 µmol/min = 1/60 µkat). Values are converted to one unit per enzyme before any statistic.
-ENZYME_UNITS: dict[str, tuple[str, float]] = {
-    "U_L": ("U/L", 1.0), "U/L": ("U/L", 1.0),
-    "ukat_L": ("µkat/L", 60.0), "µkat/L": ("µkat/L", 60.0),
-}
 UNIT_TEXT: dict[str, dict[str, str] | None] = {"xULN": None, "mm": {"sv": "mm", "en": "mm"},
                                                 "cm": {"sv": "cm", "en": "cm"}, "%": {"sv": "%", "en": "%"}}
 
@@ -81,8 +80,9 @@ class Summary:
     q3: float | None = None
 
 
-def describe(values: Iterable[float]) -> Summary:
-    a = np.asarray(list(values), dtype=float)
+def describe(values: Iterable[Fraction | float]) -> Summary:
+    """n, median and quartiles (type 7) of exact values; the float is taken only here, unrounded."""
+    a = np.asarray([float(v) for v in values], dtype=float)
     if a.size == 0:
         return Summary(0)
     q1, median, q3 = np.percentile(a, [25, 50, 75], method=QUANTILE_METHOD)
@@ -100,31 +100,52 @@ class SignedRank:
     method: str  # exact | exact_conditional | normal | none
 
 
-def signed_rank(differences: Iterable[float]) -> SignedRank:
-    """Two-sided Wilcoxon signed-rank test; see the module docstring for the choices made."""
-    d = np.round(np.asarray(list(differences), dtype=float), TIE_TOLERANCE_DECIMALS)
-    nonzero = d[d != 0]
-    n = int(nonzero.size)
+def _exact(x: Fraction | float) -> Fraction:
+    """A difference as an exact fraction; a float is first taken to 1e-9 so that float noise is no difference."""
+    if isinstance(x, float):
+        return as_exact(round(x, TIE_TOLERANCE_DECIMALS))
+    return as_exact(x)
+
+
+def _midranks(values: list[Fraction]) -> list[float]:
+    """Ranks 1..n of exact values, tied values sharing the mean of their ranks."""
+    counts = Counter(values)
+    rank_of, below = {}, 0
+    for v in sorted(counts):
+        rank_of[v] = below + (counts[v] + 1) / 2
+        below += counts[v]
+    return [rank_of[v] for v in values]
+
+
+def signed_rank(differences: Iterable[Fraction | float]) -> SignedRank:
+    """Two-sided Wilcoxon signed-rank test; see the module docstring for the choices made.
+
+    Zeros and ties are decided on exact values; scipy is given the signed ranks, whose ranks are
+    those of the differences, so its statistic and p are those of the differences themselves.
+    """
+    d = [_exact(x) for x in differences]
+    nonzero = [x for x in d if x != 0]
+    n = len(nonzero)
     if n == 0:
-        return SignedRank(int(d.size), 0, None, None, "none")
-    ties = np.unique(np.abs(nonzero)).size < n
+        return SignedRank(len(d), 0, None, None, "none")
+    ranks = np.array(_midranks([abs(x) for x in nonzero]))
+    signed = np.where(np.array([x > 0 for x in nonzero]), ranks, -ranks)
+    ties = len(set(map(abs, nonzero))) < n
     if ties and n <= EXACT_WITH_TIES_MAX_N:
         # The distribution of T+ over all 2^n sign patterns of these (mid-)ranks: what
         # wilcoxon(method=PermutationMethod()) computes, with the statistic vectorized (~100x faster).
-        ranks = stats.rankdata(np.abs(nonzero))
-
         def t_plus(x: np.ndarray, axis: int = -1) -> np.ndarray:
             return np.sum(np.where(x > 0, ranks, 0.0), axis=axis)
 
-        result = stats.permutation_test((nonzero,), t_plus, permutation_type="samples", vectorized=True,
+        result = stats.permutation_test((signed,), t_plus, permutation_type="samples", vectorized=True,
                                         n_resamples=np.inf, alternative="two-sided")
         t = float(result.statistic)
-        return SignedRank(int(d.size), n, min(t, float(ranks.sum()) - t), min(1.0, float(result.pvalue)),
+        return SignedRank(len(d), n, min(t, float(ranks.sum()) - t), min(1.0, float(result.pvalue)),
                           "exact_conditional")
     method = "exact" if not ties and n <= EXACT_MAX_N else "normal"
-    result = stats.wilcoxon(nonzero, zero_method="wilcox", correction=False, alternative="two-sided",
+    result = stats.wilcoxon(signed, zero_method="wilcox", correction=False, alternative="two-sided",
                             method="exact" if method == "exact" else "asymptotic")
-    return SignedRank(int(d.size), n, float(result.statistic), min(1.0, float(result.pvalue)), method)
+    return SignedRank(len(d), n, float(result.statistic), min(1.0, float(result.pvalue)), method)
 
 
 # --------------------------------------------------------------------------- the data cut
@@ -436,16 +457,17 @@ def _text(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
 
 
 class _ScoreReader:
-    """The one adapter to the scorers: each completed response scored once, values in one unit per scale."""
+    """The one adapter to the scorers: each completed response scored once, exact values in one unit per scale."""
 
     def __init__(self, cat: Catalog):
         self.cat = cat
         self.scales: dict[tuple[str, str], Scale] = {}  # the first seen, for labels and ranges
         self.order: dict[str, list[str]] = {}
-        self.units: dict[tuple[str, str], dict[str, int]] = {}
+        self.units: dict[tuple[str, str], dict[str, int]] = {}  # lab values: unit code -> how often recorded
         self.fingerprints: dict[tuple[str, str, str], int] = {}
 
-    def read(self, response: dict[str, Any]) -> dict[tuple[str, str], tuple[float, str | None]]:
+    def read(self, response: dict[str, Any]) -> dict[tuple[str, str], tuple[Fraction, str | None]]:
+        """Each scale's exact value with, for a lab value, the code of the unit it was recorded in."""
         q = self.cat.for_response(response)
         if q is None:
             return {}
@@ -458,35 +480,41 @@ class _ScoreReader:
             if "repetitions" in s.extra:
                 # FI-2 tasks: the repetitions counted, as their labels say (the scale is % of the task's maximum).
                 reps = s.extra["repetitions"]
-                s = replace(s, value=None if reps is None else float(reps), unit=None, decimals=0,
+                s = replace(s, value=None if reps is None else as_exact(reps), unit=None, decimals=0,
                             max=float(s.extra.get("max_repetitions") or s.max))
             k = (q.id, s.id)
             if k not in self.scales:
                 self.scales[k] = s
                 order.append(s.id)
-            if s.value is None:
+            if s.exact is None:
                 continue
-            unit = s.unit if s.unit in ENZYME_UNITS else None
-            if unit:
+            unit = None
+            if _is_lab_value(s):
+                unit = s.extra.get("unit")
+                if unit not in UNITS:
+                    continue  # recorded without its unit: it cannot be placed beside the others
                 counts = self.units.setdefault(k, {})
-                counts[ENZYME_UNITS[unit][0]] = counts.get(ENZYME_UNITS[unit][0], 0) + 1
-            values[k] = (float(s.value), unit)
+                counts[unit] = counts.get(unit, 0) + 1
+            values[k] = (s.exact, unit)
         return values
 
     def shown_unit(self, k: tuple[str, str]) -> str | None:
-        """The unit an enzyme is shown in: the one most of its values were recorded in."""
+        """The code of the unit a lab value is shown in: the one most of its values were recorded in."""
         counts = self.units.get(k)
         if not counts:
             return None
         return max(sorted(counts), key=lambda u: counts[u])
 
-    def convert(self, k: tuple[str, str], value: float, unit: str | None) -> float:
+    def convert(self, k: tuple[str, str], value: Fraction, unit: str | None) -> Fraction:
+        """``value`` in the scale's shown unit, exactly (1 µkat/L = 60 U/L)."""
         target = self.shown_unit(k)
-        if unit is None or target is None:
+        if unit is None or target is None or unit == target:
             return value
-        factor_from = ENZYME_UNITS[unit][1]
-        factor_to = next(f for text, f in ENZYME_UNITS.values() if text == target)
-        return value * factor_from / factor_to
+        return from_u_per_l(to_u_per_l(value, unit), target)
+
+
+def _is_lab_value(s: Scale) -> bool:
+    return "value_U_L" in (s.extra or {})  # the enzymes scorer's values, which carry their unit
 
 
 def _responders(cat: Catalog, patient_id: str, lang: str) -> dict[str, Any]:
@@ -617,6 +645,10 @@ def _tolerability(cat: Catalog, events: list[AdverseEvent], patients: list[Patie
     )
 
 
+def _float(x: Fraction | None) -> float | None:
+    return None if x is None else float(x)
+
+
 def _fingerprint(digest: str) -> str:
     return digest.split(":")[-1][:12]
 
@@ -647,7 +679,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
     ae_ids = {qid for qid, q in cat.questionnaires.items() if q.scoring.scorer == AE_SCORER}
 
     grid: list[PatientRow] = []
-    raw: dict[tuple[str, str], dict[tuple[str, str], tuple[float, str | None]]] = {}
+    raw: dict[tuple[str, str], dict[tuple[str, str], tuple[Fraction, str | None]]] = {}
     visit_ids: dict[tuple[str, str], str] = {}
     events: list[AdverseEvent] = []
     ae_forms = 0
@@ -675,7 +707,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
             if not v:
                 continue
             visit_ids[(patient["id"], plan_visit.key)] = v["id"]
-            values: dict[tuple[str, str], tuple[float, str | None]] = {}
+            values: dict[tuple[str, str], tuple[Fraction, str | None]] = {}
             for qid, r in sorted(completed.items()):
                 if qid in ae_ids:
                     ae_forms += 1
@@ -698,7 +730,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
     def measure(k: tuple[str, str]) -> Measure:
         s = reader.scales[k]
         unit_code = s.unit
-        shown = reader.shown_unit(k)
+        shown = unit_symbol(reader.shown_unit(k))
         if shown:
             unit = shown
         elif unit_code in UNIT_TEXT:
@@ -729,7 +761,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
         row.measure.anchor = f"m{i}"
 
     # ---- exact values per patient-visit, converted to each measure's unit
-    def value(pid: str, vkey: str, k: tuple[str, str]) -> float | None:
+    def value(pid: str, vkey: str, k: tuple[str, str]) -> Fraction | None:
         found = raw.get((pid, vkey), {}).get(k)
         return None if found is None else reader.convert(k, *found)
 
@@ -791,7 +823,8 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
                                                           (r.measure.questionnaire, r.measure.scale) == PRIMARY_OUTCOME]
     for row in pictured:
         k = (row.measure.questionnaire, row.measure.scale)
-        plots.append(_spaghetti(row.measure, labels, [[value(pid, vkey, k) for vkey in visit_keys] for pid in pids]))
+        plots.append(_spaghetti(row.measure, labels, [[_float(value(pid, vkey, k)) for vkey in visit_keys]
+                                                      for pid in pids]))
 
     # ---- listings (what every number links to) and the analysis dataset
     listings = []
@@ -854,8 +887,8 @@ def _dataset(grid: list[PatientRow], visits: list[dict[str, Any]], rows: list[Me
              ) -> tuple[list[str], list[list[Any]]]:
     """One row per patient-visit: the exact scores (each enzyme in its shown unit) and the criteria."""
     def column(m: Measure) -> str:
-        if m.unit in {text for text, _f in ENZYME_UNITS.values()}:
-            return f"{m.key}_{'ukat_L' if m.unit == 'µkat/L' else 'U_L'}"
+        if m.unit in {symbol for symbol, _factor in UNITS.values()}:
+            return f"{m.key}_{enzyme_unit_code(m.unit)}"
         return m.key
 
     header = (["study_code", "visit", "visit_number", "due", "window_days", "state", "visit_date", "forms_planned",
@@ -886,6 +919,8 @@ def analysis_csv(report: StudyReport) -> str:
             return ""
         if isinstance(v, bool):
             return "1" if v else "0"
+        if isinstance(v, Fraction):
+            v = float(v)  # the exact score's unrounded float, in its shortest form
         if isinstance(v, float):
             return str(int(v)) if v.is_integer() else repr(v)
         if isinstance(v, dt.date):

@@ -156,9 +156,11 @@ def test_the_analysis_dataset_has_one_row_per_patient_visit_with_exact_values(tr
     by_key = {(r["study_code"], r["visit"]): r for r in rows}
     for (patient, visit), values in trial.values.items():
         row = by_key[(patient, visit)]
-        assert float(row["physician_global.PhGA"]) == values["PhGA"]
-        assert (float(row["haq.HAQ_DI"]) if row["haq.HAQ_DI"] else None) == values["HAQ"]
-        assert float(row["enzymes.CK_U_L"]) == pytest.approx(values["CK"], rel=1e-12)
+        # The unrounded float of the exact score, in its shortest form: equal, not approximately equal.
+        assert float(row["physician_global.PhGA"]) == float(values["PhGA"])
+        assert (float(row["haq.HAQ_DI"]) if row["haq.HAQ_DI"] else None) == (values["HAQ"] and float(values["HAQ"]))
+        assert float(row["enzymes.CK_U_L"]) == float(values["CK"])  # µkat/L converted exactly
+        assert float(row["mfi2.FI2_total"]) == float(values["FI2"])
         assert row["state"] == "done"
     assert by_key[("P12", "m12")]["haq.HAQ_DI"] == ""  # missing is empty, never 0
     assert by_key[("P11", "m6")]["state"] == "missed" and by_key[("P11", "m6")]["physician_global.PhGA"] == ""

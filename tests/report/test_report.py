@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -26,8 +27,13 @@ CORE = ("PhGA", "PtGA", "HAQ", "MMT", "extramuscular", "CK")
 ROW_OF = {"PhGA": "physician_global.PhGA", "PtGA": "patient_global.PtGA", "HAQ": "haq.HAQ_DI",
           "MMT": "mmt8.MMT8_total", "extramuscular": "myoact.extramuscular_global", "CK": "enzymes.CK",
           "FI2": "mfi2.FI2_total", "FI2_task": "mfi2.FI2_shoulder_flexion_R"}
-# The FI-2 scorer still rounds its total to 0.1 (issue 16 makes it exact): allow half of that.
-TOLERANCE = {"FI2": 0.05}
+# The report computes from exact scores and the expected values here are exact too: the two may
+# differ only by the float each ends in, so the tolerance is one float epsilon.
+EPS = sys.float_info.epsilon
+
+
+def same(expected):
+    return pytest.approx(float(expected), rel=EPS, abs=EPS)
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +47,13 @@ def _rows(report):
     return {row.measure.key: row for g in report.groups for row in g.rows}
 
 
-def _raw(trial, measure: str, visit: str) -> list[float]:
+def _raw(trial, measure: str, visit: str) -> list[Fraction]:
     return [trial.values[(code(n), visit)][measure] for n in range(1, 16)
             if (code(n), visit) in trial.values and trial.values[(code(n), visit)][measure] is not None]
 
 
-def _pairs(trial, measure: str, visit: str) -> list[float]:
+def _pairs(trial, measure: str, visit: str) -> list[Fraction]:
+    """Follow-up minus baseline, exactly, per patient with both."""
     out = []
     for n in range(1, 16):
         base, follow = trial.values.get((code(n), "baseline")), trial.values.get((code(n), visit))
@@ -55,10 +62,10 @@ def _pairs(trial, measure: str, visit: str) -> list[float]:
     return out
 
 
-def _exact_signed_rank_p(differences: list[float]) -> float:
+def _exact_signed_rank_p(differences: list[Fraction]) -> float:
     """Two-sided exact p of the signed-rank statistic given the observed (mid-)ranks: zeros dropped,
-    all 2^n sign patterns enumerated, P(|T+ - E| >= |t - E|)."""
-    d = [round(x, 9) for x in differences if round(x, 9) != 0]
+    all 2^n sign patterns enumerated, P(|T+ - E| >= |t - E|). Exact differences: a tie is a tie."""
+    d = [x for x in differences if x != 0]
     n = len(d)
     order = sorted(range(n), key=lambda i: abs(d[i]))
     ranks = [0.0] * n
@@ -75,37 +82,31 @@ def _exact_signed_rank_p(differences: list[float]) -> float:
     extreme = 0
     for signs in itertools.product((0, 1), repeat=n):
         t = sum(r for r, s in zip(ranks, signs) if s)
-        extreme += abs(t - mean) >= abs(observed - mean) - 1e-9
+        extreme += abs(t - mean) >= abs(observed - mean)  # sums of halves: exact in floats
     return extreme / 2 ** n
 
 
 @pytest.mark.parametrize("measure", CORE + ("FI2", "FI2_task"))
 def test_medians_and_quartiles_at_every_visit_match_numpy_on_the_raw_values(trial, report, measure):
     row = _rows(report)[ROW_OF[measure]]
-    tol = TOLERANCE.get(measure, 1e-9)
     for cell, visit in zip(row.cells, VISITS):
         raw = _raw(trial, measure, visit)
         assert cell.level.n == len(raw), (measure, visit)
-        q1, median, q3 = np.percentile(raw, [25, 50, 75])
-        assert cell.level.median == pytest.approx(median, abs=tol, rel=1e-12)
-        assert (cell.level.q1, cell.level.q3) == (pytest.approx(q1, abs=tol, rel=1e-12), pytest.approx(q3, abs=tol, rel=1e-12))
+        q1, median, q3 = np.percentile([float(x) for x in raw], [25, 50, 75])
+        assert (cell.level.q1, cell.level.median, cell.level.q3) == (same(q1), same(median), same(q3)), (measure, visit)
 
 
 @pytest.mark.parametrize("measure", CORE + ("FI2", "FI2_task"))
 def test_change_from_baseline_and_the_signed_rank_test_match_scipy_and_an_exact_enumeration(trial, report, measure):
     row = _rows(report)[ROW_OF[measure]]
     assert row.cells[0].change is None  # no change at baseline
-    tol = 2 * TOLERANCE.get(measure, 0) or 1e-9  # a difference of two rounded values
     for cell, visit in list(zip(row.cells, VISITS))[1:]:
         diffs = _pairs(trial, measure, visit)
         assert cell.change.n == cell.test.n_pairs == len(diffs), (measure, visit)
-        q1, median, q3 = np.percentile(diffs, [25, 50, 75])
-        assert cell.change.median == pytest.approx(median, abs=tol, rel=1e-12)
-        assert cell.change.q1 == pytest.approx(q1, abs=tol, rel=1e-12)
-        assert cell.change.q3 == pytest.approx(q3, abs=tol, rel=1e-12)
-        if measure == "FI2":
-            continue  # rounded by the scorer today: ranks may differ from the exact ones
-        nonzero = [round(x, 9) for x in diffs if round(x, 9) != 0]
+        q1, median, q3 = np.percentile([float(x) for x in diffs], [25, 50, 75])
+        assert (cell.change.q1, cell.change.median, cell.change.q3) == (same(q1), same(median), same(q3)), \
+            (measure, visit)
+        nonzero = [x for x in diffs if x != 0]
         if not nonzero:
             assert cell.test.p is None
             continue
@@ -115,7 +116,7 @@ def test_change_from_baseline_and_the_signed_rank_test_match_scipy_and_an_exact_
         if ties and len(nonzero) > 10:
             continue  # scipy's own permutation route takes seconds here; the enumeration above checked it
         method = stats.PermutationMethod(n_resamples=2 ** len(nonzero)) if ties else "exact"
-        expected = stats.wilcoxon(nonzero, zero_method="wilcox", method=method)
+        expected = stats.wilcoxon([float(x) for x in nonzero], zero_method="wilcox", method=method)
         assert cell.test.p == pytest.approx(expected.pvalue, abs=1e-12)
         assert cell.test.statistic == pytest.approx(expected.statistic)
 
