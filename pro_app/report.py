@@ -102,9 +102,9 @@ class SignedRank:
 
 def _exact(x: Fraction | float) -> Fraction:
     """A difference as an exact fraction; a float is first taken to 1e-9 so that float noise is no difference."""
-    if isinstance(x, float):
-        return as_exact(round(x, TIE_TOLERANCE_DECIMALS))
-    return as_exact(x)
+    if isinstance(x, (float, np.floating)):
+        return as_exact(round(float(x), TIE_TOLERANCE_DECIMALS))
+    return as_exact(int(x) if isinstance(x, np.integer) else x)
 
 
 def _midranks(values: list[Fraction]) -> list[float]:
