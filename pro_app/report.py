@@ -25,7 +25,7 @@ Statistics, stated in the report as here:
 * p-values are descriptive: not adjusted for the many measures and visits.
 
 Scores come from ``scoring.score`` (``Scale.exact``) and the criteria from
-``outcomes.patient_outcomes``; the adapter to both is ``_ScoreReader`` and ``_responders``
+``outcomes.patient_outcomes``; the adapter to both is ``_ScoreReader`` and ``_criteria``
 below, so a change there is a change in one place.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ from scipy import stats
 
 from .catalog import Catalog
 from .scoring import Scale, as_exact, score
-from .scoring.enzymes import UNITS, enzyme_unit_code, from_u_per_l, to_u_per_l, unit_symbol
+from .scoring.enzymes import ENZYMES, UNITS, enzyme_unit_code, from_u_per_l, to_u_per_l, unit_symbol
 from .studies import Study
 
 __all__ = ["StudyReport", "build_report", "VISIT_STATES", "QUANTILE_METHOD", "signed_rank", "describe",
@@ -57,6 +57,17 @@ EXACT_MAX_N = 50
 TIE_TOLERANCE_DECIMALS = 9
 # The primary outcome of the anakinra study (Zong M et al. Ann Rheum Dis 2014;73:913-20): FI-2.
 PRIMARY_OUTCOME = ("mfi2", "FI2_total")
+# The core set's muscle enzyme: per patient the enzyme the response criteria follow (the most abnormal
+# at baseline, ``outcomes``), at each visit as value / the lab's upper limit of normal, so that patients
+# followed on different enzymes share one row. Each enzyme keeps its own row, in its unit, with the enzymes.
+ENZYME_FOLLOWED = ("enzymes", "enzyme_followed_xULN")
+ENZYME_FOLLOWED_LABEL = {
+    "en": "Muscle enzyme most abnormal at baseline, multiple of the upper limit of normal",
+    "sv": "Muskelenzymet som var mest avvikande vid baslinjen, multipel av övre referensgränsen",
+}
+# The most abnormal enzyme of each visit may be another enzyme than at baseline: its change from
+# baseline compares two enzymes, so the report leaves it out (the criteria never use it).
+LEFT_OUT = {("enzymes", "enzyme_most_abnormal")}
 AE_SCORER = "adverse_events"
 UNIT_TEXT: dict[str, dict[str, str] | None] = {"xULN": None, "mm": {"sv": "mm", "en": "mm"},
                                                 "cm": {"sv": "cm", "en": "cm"}, "%": {"sv": "%", "en": "%"}}
@@ -284,6 +295,9 @@ class Measure:
     hi: float | None  # None: no natural upper bound (enzymes): charts fit the data
     core: str | None = None  # the core set measure it stands for (outcomes.CORE_SET)
     anchor: str = ""
+    provisional: str | None = None  # why the instrument is not yet verified, in the report's language
+    enzymes: list[tuple[str, int]] = field(default_factory=list)  # the enzyme followed: (name, patients)
+    reference: float | None = None  # a line worth drawing on its plot (1 x the upper limit of normal)
 
 
 @dataclass
@@ -307,6 +321,7 @@ class MeasureGroup:
     rows: list[MeasureRow]
     primary: bool = False
     core: bool = False
+    provisional: str | None = None
 
 
 # --------------------------------------------------------------------------- responders
@@ -318,12 +333,23 @@ class ResponderRow:
     study_code: str
     visit_id: str | None
     state: str  # done, overdue or missed
-    imacs: bool | None
+    imacs: bool | None  # None: not decided (not evaluable)
     imacs_reason: str | None
-    tis_total: float | None
-    tis_category: str | None
+    tis_total: float | None  # None unless every core set measure is known
+    tis_category: str | None  # None: not decided (not evaluable)
     tis_reason: str | None
-    missing: list[str]  # core set measures missing (the result may still be decided)
+    missing: list[str]  # core set measures missing, by name (the result may still be decided)
+    tis_min: float | None = None  # the range of totals the missing measures allow
+    tis_max: float | None = None
+
+    @property
+    def imacs_despite_missing(self) -> bool:
+        """Decided although measures are missing: every value they could take gives the same answer."""
+        return self.imacs is not None and bool(self.missing)
+
+    @property
+    def tis_despite_missing(self) -> bool:
+        return self.tis_category is not None and bool(self.missing)
 
 
 @dataclass
@@ -336,10 +362,24 @@ class ResponderCount:
     tis: dict[str, int]  # at least minimal / moderate / major
     tis_evaluable: int
     rows: list[ResponderRow]
+    footnote: int | None = None  # the number of the footnote on the patients decided despite missing measures
 
     @property
     def not_evaluable(self) -> list[ResponderRow]:
         return [r for r in self.rows if r.imacs is None or r.tis_category is None]
+
+    @property
+    def despite_missing(self) -> list[ResponderRow]:
+        """Patients counted as evaluable for a criterion although core set measures are missing."""
+        return [r for r in self.rows if r.imacs_despite_missing or r.tis_despite_missing]
+
+    @property
+    def imacs_despite_missing(self) -> int:
+        return sum(r.imacs_despite_missing for r in self.rows)
+
+    @property
+    def tis_despite_missing(self) -> int:
+        return sum(r.tis_despite_missing for r in self.rows)
 
 
 TIS_LEVELS = ("minimal", "moderate", "major")
@@ -408,6 +448,7 @@ class Spaghetti:
     y_ticks: list[dict[str, Any]]  # y, value
     tick_decimals: int
     better_y: float
+    reference_y: float | None = None  # where the measure's reference line is (1 x ULN), if on the plot
 
 
 # --------------------------------------------------------------------------- the report
@@ -517,27 +558,37 @@ def _is_lab_value(s: Scale) -> bool:
     return "value_U_L" in (s.extra or {})  # the enzymes scorer's values, which carry their unit
 
 
-def _responders(cat: Catalog, patient_id: str, lang: str) -> dict[str, Any]:
-    """The one adapter to the criteria: per visit key, IMACS met and the ACR/EULAR total and category."""
-    from .outcomes import MEASURE_LABELS, patient_outcomes
+def _criteria(cat: Catalog, patient_id: str, lang: str) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The one adapter to the criteria (``outcomes.patient_outcomes``, as on the patient's summary):
+    the enzyme they follow for this patient and, per visit key, IMACS and ACR/EULAR as decided there."""
+    from .outcomes import CORE_SET, patient_outcomes
 
+    comparisons = patient_outcomes(cat, patient_id)
+    enzyme = next((c.enzyme for c in comparisons if c.enzyme), None)
     out = {}
-    for c in patient_outcomes(cat, patient_id):
+    for c in comparisons:
         imacs, tis = c.imacs, c.acr_eular
-        missing = {m.measure for m in list(imacs.missing or []) + list(tis.missing or [])}
+        missing = {m.measure for m in list(imacs.missing) + list(tis.missing)}
         out[c.visit] = {
             "imacs": imacs.met, "imacs_reason": _text(imacs.reason, lang) if imacs.met is None else None,
-            "tis_total": tis.total, "tis_category": tis.category,
-            "tis_reason": _text(tis.reason, lang) if tis.total is None else None,
-            "missing": [_text(MEASURE_LABELS.get(m), lang, m) for m in sorted(missing)],
+            "tis_total": tis.total, "tis_min": tis.total_min, "tis_max": tis.total_max, "tis_category": tis.category,
+            "tis_reason": _text(tis.reason, lang) if tis.category is None else None,
+            "missing": [m for m in CORE_SET if m in missing],
         }
-    return out
+    return enzyme, out
 
 
 def _core_sources() -> dict[str, tuple[str, str]]:
+    """Core set measure -> where the report reads it: the criteria's sources, the enzyme as it follows it."""
     from .outcomes import CORE_SET_SOURCES
 
-    return dict(CORE_SET_SOURCES)
+    return {**CORE_SET_SOURCES, "enzyme": ENZYME_FOLLOWED}
+
+
+def _measure_names(measures: list[str], lang: str) -> list[str]:
+    from .outcomes import MEASURE_LABELS
+
+    return [_text(MEASURE_LABELS.get(m), lang, m) for m in measures]
 
 
 def _nice_max(value: float) -> float:
@@ -594,6 +645,8 @@ def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[floa
             median_points.append({"x": x_of(i), "y": y_of(med), "value": med, "n": len(column)})
     median_line = " ".join(f"{p['x']},{p['y']}" for p in median_points)
     ticks = [{"y": y_of(lo + span * k / 4), "value": lo + span * k / 4} for k in range(5)]
+    ref = measure.reference
+    reference_y = y_of(ref) if ref is not None and lo < ref < hi else None
     return Spaghetti(
         measure=measure, width=CHART_WIDTH, height=CHART_HEIGHT, left=m["left"], right=CHART_WIDTH - m["right"],
         top=m["top"], bottom=CHART_HEIGHT - m["bottom"], lines=lines, points=points,
@@ -601,6 +654,7 @@ def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[floa
         x_labels=[{"x": x_of(i), "text": label, "n": sum(s[i] is not None for s in series)}
                   for i, label in enumerate(visit_labels)],
         y_ticks=ticks, tick_decimals=0 if span >= 8 else 2, better_y=y_of(hi if measure.higher_is_better else lo),
+        reference_y=reference_y,
     )
 
 
@@ -717,17 +771,36 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
             raw[(patient["id"], plan_visit.key)] = values
         grid.append(PatientRow(patient["id"], patient["study_code"], cells))
 
+    # ---- the criteria, and the enzyme they follow for each patient: its multiple of the upper limit
+    # of normal at each visit is the core set's enzyme row (as the scorer computes it, value / ULN).
+    criteria = {row.patient_id: _criteria(cut, row.patient_id, lang) for row in grid}
+    per_patient = {pid: by_visit for pid, (_enzyme, by_visit) in criteria.items()}
+    followed = {pid: enzyme for pid, (enzyme, _by_visit) in criteria.items() if enzyme}
+    for (pid, _vkey), values in raw.items():
+        ratio = values.get(("enzymes", f"{followed.get(pid)}_xULN"))
+        if ratio is not None:
+            values[ENZYME_FOLLOWED] = ratio
+    enzymes_followed = Counter(followed.values())
+
     # ---- measures, in the order of the table: core set, primary outcome, then each questionnaire
     core = _core_sources()
     core_of = {src: name for name, src in core.items()}
+    provisional = {qid: _text(q.provisional.model_dump(), lang) if q.provisional else None
+                   for qid, q in cat.questionnaires.items()}
     planned_ids: list[str] = []
     for v in plan:
         for qid in list(v.questionnaires) + list(v.clinician_forms):
             if qid not in planned_ids and qid not in ae_ids:
                 planned_ids.append(qid)
-    seen = {k for values in raw.values() for k in values}
+    seen = {k for values in raw.values() for k in values} - LEFT_OUT
 
     def measure(k: tuple[str, str]) -> Measure:
+        if k == ENZYME_FOLLOWED:
+            return Measure(key=f"{k[0]}.{k[1]}", questionnaire=k[0], scale=k[1],
+                           label=_text(ENZYME_FOLLOWED_LABEL, lang), unit=None, decimals=2, higher_is_better=False,
+                           lo=0.0, hi=None, core="enzyme", reference=1.0,
+                           enzymes=[(_text(ENZYMES[e], lang, e), enzymes_followed[e]) for e in ENZYMES
+                                    if e in enzymes_followed])
         s = reader.scales[k]
         unit_code = s.unit
         shown = unit_symbol(reader.shown_unit(k))
@@ -744,7 +817,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
         decimals = s.decimals if not shown else (2 if shown == "µkat/L" else 0)
         return Measure(key=f"{k[0]}.{k[1]}", questionnaire=k[0], scale=k[1], label=label,
                        unit=unit, decimals=decimals, higher_is_better=s.higher_is_better, lo=s.min,
-                       hi=s.max if bounded else None, core=core_of.get(k))
+                       hi=s.max if bounded else None, core=core_of.get(k), provisional=provisional.get(k[0]))
 
     groups: list[MeasureGroup] = []
     core_keys = [src for src in core.values() if src in seen]
@@ -755,7 +828,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
         keys = [(qid, sid) for sid in reader.order.get(qid, []) if (qid, sid) in seen and (qid, sid) not in core_keys]
         if keys:
             groups.append(MeasureGroup(titles.get(qid, qid), [MeasureRow(measure(k), []) for k in keys],
-                                       primary=qid == PRIMARY_OUTCOME[0]))
+                                       primary=qid == PRIMARY_OUTCOME[0], provisional=provisional.get(qid)))
     all_rows = [row for g in groups for row in g.rows]
     for i, row in enumerate(all_rows):
         row.measure.anchor = f"m{i}"
@@ -779,9 +852,9 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
                 cell.test = signed_rank(diffs)
             row.cells.append(cell)
 
-    # ---- responders
+    # ---- responders: evaluable exactly when the criterion is decided, missing measures or not
     responders = []
-    per_patient = {row.patient_id: _responders(cut, row.patient_id, lang) for row in grid}
+    footnotes = 0
     for i, info in enumerate(visits[1:], start=1):
         rows = []
         for prow in grid:
@@ -791,14 +864,19 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
                 continue  # not due yet: not counted at this visit
             rows.append(ResponderRow(prow.patient_id, prow.study_code, visit_ids.get((prow.patient_id, info["key"])),
                                      state, found["imacs"], found["imacs_reason"], found["tis_total"],
-                                     found["tis_category"], found["tis_reason"], found["missing"]))
+                                     found["tis_category"], found["tis_reason"], _measure_names(found["missing"], lang),
+                                     found["tis_min"], found["tis_max"]))
         evaluable_tis = [r for r in rows if r.tis_category is not None]
         reached = {level: sum(1 for r in evaluable_tis if r.tis_category in TIS_LEVELS[j:])
                    for j, level in enumerate(TIS_LEVELS)}
-        responders.append(ResponderCount(
+        count = ResponderCount(
             info["key"], info["label"], f"r{i}", imacs_met=sum(1 for r in rows if r.imacs is True),
             imacs_evaluable=sum(1 for r in rows if r.imacs is not None), tis=reached,
-            tis_evaluable=len(evaluable_tis), rows=rows))
+            tis_evaluable=len(evaluable_tis), rows=rows)
+        if count.despite_missing:
+            footnotes += 1
+            count.footnote = footnotes
+        responders.append(count)
 
     # ---- counts per visit and the visits to chase
     counts = []
@@ -832,9 +910,11 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
         k = (row.measure.questionnaire, row.measure.scale)
         listings.append((row.measure, [
             {"study_code": prow.study_code, "patient_id": prow.patient_id,
-             "values": [(value(prow.patient_id, vkey, k), visit_ids.get((prow.patient_id, vkey))) for vkey in visit_keys]}
+             "values": [(value(prow.patient_id, vkey, k), visit_ids.get((prow.patient_id, vkey))) for vkey in visit_keys],
+             # the enzyme behind the core set's enzyme row, patient by patient
+             "note": _text(ENZYMES.get(followed.get(prow.patient_id, "")), lang) if k == ENZYME_FOLLOWED else None}
             for prow in grid]))
-    dataset = _dataset(grid, visits, all_rows, value, per_patient)
+    dataset = _dataset(grid, visits, all_rows, value, per_patient, followed)
 
     used = [DefinitionUsed(titles.get(qid, qid), ver, _fingerprint(digest), n)
             for (qid, ver, digest), n in sorted(reader.fingerprints.items())]
@@ -883,18 +963,20 @@ def _int(value: Any) -> int | None:
 
 
 def _dataset(grid: list[PatientRow], visits: list[dict[str, Any]], rows: list[MeasureRow],
-             value: Callable[[str, str, tuple[str, str]], float | None], responders: dict[str, Any]
-             ) -> tuple[list[str], list[list[Any]]]:
-    """One row per patient-visit: the exact scores (each enzyme in its shown unit) and the criteria."""
+             value: Callable[[str, str, tuple[str, str]], Fraction | None], responders: dict[str, Any],
+             followed: dict[str, str]) -> tuple[list[str], list[list[Any]]]:
+    """One row per patient-visit: the exact scores (each enzyme in its shown unit), the enzyme the
+    criteria follow and the criteria, with the range of totals and the measures missing."""
     def column(m: Measure) -> str:
         if m.unit in {symbol for symbol, _factor in UNITS.values()}:
             return f"{m.key}_{enzyme_unit_code(m.unit)}"
         return m.key
 
     header = (["study_code", "visit", "visit_number", "due", "window_days", "state", "visit_date", "forms_planned",
-               "forms_completed", "days_from_baseline"]
+               "forms_completed", "days_from_baseline", "enzyme_followed"]
               + [column(r.measure) for r in rows]
-              + ["imacs_improvement_met", "acr_eular_total", "acr_eular_category"])
+              + ["imacs_improvement_met", "acr_eular_total", "acr_eular_total_min", "acr_eular_total_max",
+                 "acr_eular_category", "criteria_measures_missing"])
     out = []
     for prow in grid:
         base_date = prow.cells[0].date or prow.cells[0].due
@@ -903,9 +985,11 @@ def _dataset(grid: list[PatientRow], visits: list[dict[str, Any]], rows: list[Me
             crit = responders[prow.patient_id].get(info["key"], {}) if i else {}
             out.append(
                 [prow.study_code, info["key"], i, cell.due, cell.window_days, cell.state, cell.date, len(cell.forms),
-                 cell.forms_done, (when - base_date).days if when and base_date else None]
+                 cell.forms_done, (when - base_date).days if when and base_date else None,
+                 followed.get(prow.patient_id)]
                 + [value(prow.patient_id, info["key"], (r.measure.questionnaire, r.measure.scale)) for r in rows]
-                + [crit.get("imacs"), crit.get("tis_total"), crit.get("tis_category")])
+                + [crit.get("imacs"), crit.get("tis_total"), crit.get("tis_min"), crit.get("tis_max"),
+                   crit.get("tis_category"), ";".join(crit.get("missing") or [])])
     return header, out
 
 

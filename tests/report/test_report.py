@@ -22,10 +22,14 @@ from scipy import stats
 from pro_app.report import build_report
 
 from .conftest import VISITS, code
+from .criteria import MEASURES, decide
 
-CORE = ("PhGA", "PtGA", "HAQ", "MMT", "extramuscular", "CK")
+# The core set's enzyme row is the enzyme each patient is followed on (here always CK) as a
+# multiple of the lab's upper limit of normal; CK in U/L is its own row with the enzymes.
+CORE = ("PhGA", "PtGA", "HAQ", "MMT", "extramuscular", "CK_xULN")
 ROW_OF = {"PhGA": "physician_global.PhGA", "PtGA": "patient_global.PtGA", "HAQ": "haq.HAQ_DI",
-          "MMT": "mmt8.MMT8_total", "extramuscular": "myoact.extramuscular_global", "CK": "enzymes.CK",
+          "MMT": "mmt8.MMT8_total", "extramuscular": "myoact.extramuscular_global",
+          "CK_xULN": "enzymes.enzyme_followed_xULN", "CK": "enzymes.CK",
           "FI2": "mfi2.FI2_total", "FI2_task": "mfi2.FI2_shoulder_flexion_R"}
 # The report computes from exact scores and the expected values here are exact too: the two may
 # differ only by the float each ends in, so the tolerance is one float epsilon.
@@ -86,7 +90,7 @@ def _exact_signed_rank_p(differences: list[Fraction]) -> float:
     return extreme / 2 ** n
 
 
-@pytest.mark.parametrize("measure", CORE + ("FI2", "FI2_task"))
+@pytest.mark.parametrize("measure", CORE + ("CK", "FI2", "FI2_task"))
 def test_medians_and_quartiles_at_every_visit_match_numpy_on_the_raw_values(trial, report, measure):
     row = _rows(report)[ROW_OF[measure]]
     for cell, visit in zip(row.cells, VISITS):
@@ -96,7 +100,7 @@ def test_medians_and_quartiles_at_every_visit_match_numpy_on_the_raw_values(tria
         assert (cell.level.q1, cell.level.median, cell.level.q3) == (same(q1), same(median), same(q3)), (measure, visit)
 
 
-@pytest.mark.parametrize("measure", CORE + ("FI2", "FI2_task"))
+@pytest.mark.parametrize("measure", CORE + ("CK", "FI2", "FI2_task"))
 def test_change_from_baseline_and_the_signed_rank_test_match_scipy_and_an_exact_enumeration(trial, report, measure):
     row = _rows(report)[ROW_OF[measure]]
     assert row.cells[0].change is None  # no change at baseline
@@ -121,38 +125,9 @@ def test_change_from_baseline_and_the_signed_rank_test_match_scipy_and_an_exact_
         assert cell.test.statistic == pytest.approx(expected.statistic)
 
 
-def _relative(measure: str, base: Fraction, follow: Fraction) -> float:
-    gain = (follow - base) if measure == "MMT" else (base - follow)
-    return math.inf if base == 0 and gain > 0 else (-math.inf if base == 0 and gain < 0 else
-                                                     (0.0 if base == 0 else gain / base * 100))
-
-
-RANGE = {"PhGA": 100, "PtGA": 100, "HAQ": 3, "MMT": 80, "extramuscular": 100}
-POINTS = {  # Aggarwal 2017, Table 3: (upper bound of absolute % improvement, points)
-    "PhGA": ((5, 0), (15, 7.5), (25, 15), (40, 17.5), (math.inf, 20)),
-    "PtGA": ((5, 0), (15, 2.5), (25, 5), (40, 7.5), (math.inf, 10)),
-    "MMT": ((2, 0), (10, 10), (20, 20), (30, 27.5), (math.inf, 32.5)),
-    "HAQ": ((5, 0), (15, 5), (25, 7.5), (40, 7.5), (math.inf, 10)),
-    "CK": ((5, 0), (15, 2.5), (25, 5), (40, 7.5), (math.inf, 7.5)),
-    "extramuscular": ((5, 0), (15, 7.5), (25, 12.5), (40, 15), (math.inf, 20)),
-}
-
-
-def _criteria(base: dict, follow: dict) -> tuple[bool | None, float | None]:
-    if any(base[m] is None or follow[m] is None for m in CORE):
-        return None, None
-    b = {m: Fraction(str(base[m])) for m in CORE}
-    f = {m: Fraction(str(follow[m])) for m in CORE}
-    rel = {m: _relative(m, b[m], f[m]) for m in CORE}
-    improved = [m for m in CORE if rel[m] >= 20]
-    worsened = [m for m in CORE if rel[m] <= -25]
-    imacs = len(improved) >= 3 and len(worsened) <= 2 and "MMT" not in worsened
-    total = 0.0
-    for m in CORE:
-        gain = (f[m] - b[m]) if m == "MMT" else (b[m] - f[m])
-        pct = gain / b[m] * 100 if m == "CK" else gain / RANGE[m] * 100
-        total += next(points for upper, points in POINTS[m] if pct <= upper)
-    return imacs, total
+def _core(values: dict) -> dict:
+    """The six core set measures as the criteria take them: the trial records one enzyme, CK (in U/L)."""
+    return {m: values[m] for m in MEASURES if m != "enzyme"} | {"enzyme": values["CK"]}
 
 
 def test_responder_counts_match_the_published_criteria_recomputed_here(trial, report):
@@ -163,21 +138,21 @@ def test_responder_counts_match_the_published_criteria_recomputed_here(trial, re
         not_evaluable = []
         for n in range(1, 16):
             visit = trial.visits[(code(n), responders.key)]
-            due_closed = dt.date.fromisoformat(visit["due"]) + dt.timedelta(days=visit["window_days"]) < trial.today
             attended = (code(n), responders.key) in trial.values
             if not attended and not (dt.date.fromisoformat(visit["due"]) < trial.today):
                 continue  # not due yet: not among the patients counted at this visit
-            met, total = _criteria(trial.values[(code(n), "baseline")], trial.values[(code(n), responders.key)]) \
-                if attended else (None, None)
-            if met is None:
+            # A visit that did not take place has every measure missing: decided by nothing.
+            follow = _core(trial.values[(code(n), responders.key)]) if attended else dict.fromkeys(MEASURES)
+            result = decide(_core(trial.values[(code(n), "baseline")]), follow)
+            if result["imacs"] is not None:
+                imacs_evaluable += 1
+                imacs_met += result["imacs"]
+            if result["category"] is not None:
+                tis_evaluable += 1
+                for j, level in enumerate(("minimal", "moderate", "major")):
+                    reached[level] += result["category"] in ("minimal", "moderate", "major")[j:]
+            if result["imacs"] is None or result["category"] is None:
                 not_evaluable.append(code(n))
-                assert attended or due_closed or dt.date.fromisoformat(visit["due"]) < trial.today
-                continue
-            imacs_evaluable += 1
-            imacs_met += met
-            tis_evaluable += 1
-            for threshold, level in ((20, "minimal"), (40, "moderate"), (60, "major")):
-                reached[level] += total >= threshold
         assert (responders.imacs_met, responders.imacs_evaluable) == (imacs_met, imacs_evaluable), responders.key
         assert (responders.tis, responders.tis_evaluable) == (reached, tis_evaluable), responders.key
         assert sorted(r.study_code for r in responders.not_evaluable) == sorted(not_evaluable), responders.key
@@ -243,9 +218,20 @@ def test_tolerability_counts_every_event_by_severity_relation_seriousness_and_wi
 
 
 def test_ck_recorded_in_two_units_is_shown_in_one(report):
-    ck = _rows(report)["enzymes.CK"].measure
+    rows = _rows(report)
+    ck = rows["enzymes.CK"].measure
     assert ck.unit == "U/L"  # ten patients recorded U/L, five µkat/L
-    assert ck.core == "enzyme"
+    assert ck.core is None  # CK's own row, in its unit, stays with the enzymes
+    enzymes = next(g for g in report.groups if g.title == "Muscle enzymes")
+    assert [r.measure.key for r in enzymes.rows] == ["enzymes.CK", "enzymes.CK_xULN"]
+    # The core set's enzyme: the one the criteria follow, as a multiple of the upper limit, said so.
+    core = next(g for g in report.groups if g.core)
+    followed = core.rows[-1].measure
+    assert (followed.key, followed.core, followed.unit) == ("enzymes.enzyme_followed_xULN", "enzyme", None)
+    assert "multiple of the upper limit of normal" in followed.label
+    assert followed.enzymes == [("CK (creatine kinase)", 15)]
+    # The visit's most abnormal enzyme may be another than the one followed: never a row of its own.
+    assert "enzymes.enzyme_most_abnormal" not in rows
 
 
 def test_a_data_cut_before_the_visits_leaves_them_out(trial):
