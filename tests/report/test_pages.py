@@ -5,9 +5,11 @@ import csv
 import datetime as dt
 import io
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from pypdf import PdfReader
 
@@ -19,7 +21,7 @@ from .conftest import HERE, ROOT, VISITS, client_for, code
 
 # Internal ids, keys and codes that must never reach a reader.
 INTERNAL = re.compile(r"\b(physician_global|patient_global|HAQ_DI|MMT8_total|extramuscular_global|FI2_\w+|ukat_L|U_L|"
-                      r"xULN|not_yet_due|mfi2|myoact|adverse_events|baseline|m12|m6|m3|m1)\b")
+                      r"xULN|\w+_xULN|enzyme_\w+|aldolase|not_yet_due|mfi2|myoact|adverse_events|baseline|m12|m6|m3|m1)\b")
 
 
 class _Page(HTMLParser):
@@ -109,6 +111,28 @@ def test_the_swedish_overview_shows_swedish_numbers_and_no_internal_codes(trial,
     assert not re.search(r"\sstyle=", html) and "<style" not in html and "<script>" not in html
 
 
+def _words(html: str) -> str:
+    """The text of an HTML fragment with its whitespace squashed, as a reader sees it."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+@pytest.mark.parametrize(("lang", "marked"), [("sv", "Preliminärt:"), ("en", "Provisional:")])
+def test_provisional_instruments_are_marked_with_the_reason_in_both_languages(trial, physician, lang, marked):
+    reason = " ".join(yaml.safe_load((ROOT / "questionnaires" / "mfi2.yaml").read_text())["provisional"][lang].split())
+    html = _in(physician, lang).get("/staff/studies/trial").text
+    cohort = html[html.index('class="report-table cohort"'):]
+    cohort = cohort[:cohort.index("</table>")]
+    fi2 = cohort[cohort.index('<tbody class="group primary">'):]
+    assert f"{marked} {reason}" in _words(fi2[:fi2.index("</tbody>")])  # the reason, once, with the group
+    rows = re.findall(r'<tr class="level" data-measure="([^"]+)">(.*?)</tr>', cohort, re.S)
+    assert len(rows) > 15
+    for key, row in rows:  # every FI-2 row tagged, and nothing else
+        assert ("data-provisional" in row) == key.startswith("mfi2."), key
+    figures = dict(re.findall(r'<figure class="spaghetti" data-measure="([^"]+)">(.*?)</figure>', html, re.S))
+    assert f"{marked} {reason}" in _words(figures["mfi2.FI2_total"])
+    assert not any("data-provisional" in f for key, f in figures.items() if key != "mfi2.FI2_total")
+
+
 def test_every_number_links_to_the_values_it_came_from(trial, physician):
     html = _in(physician, "en").get("/staff/studies/trial").text
     page = parse(html)
@@ -174,8 +198,9 @@ def test_the_pdf_renders_in_swedish_with_every_section(trial, physician):
     reader = PdfReader(io.BytesIO(response.data))
     text = "\n".join(page.extract_text() for page in reader.pages)
     for expected in ("Studierapport", "Läget i studien", "Kohorttabell", "Responders", "Tolerabilitet", "Diagram",
-                     "Datauttag och metoder", "Hyndman", f"Sida 1 av {len(reader.pages)}", "P13"):
-        assert expected in text, expected
+                     "Datauttag och metoder", "Hyndman", f"Sida 1 av {len(reader.pages)}", "P13", "Preliminärt:",
+                     "Muskelenzymet som var mest avvikande vid baslinjen", "Enzym som följs (antal patienter)"):
+        assert expected in " ".join(text.split()), expected  # a label may wrap in a narrow column
     assert "Listningar" not in text  # the listings are for the screen, where links work
     assert re.search(r"\d+,\d\s+\(\d+,\d–\d+,\d\)", text)  # a median (IQR) with decimal commas
 

@@ -272,3 +272,8 @@ def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp
         assert [c.level.n for c in rows[key].cells] == [2, 2, 0, 0, 0], key
         assert rows[key].cells[1].change.n == 2
     assert rows["sf36.PCS"].measure.label == "Fysisk summaskala"  # the scorer's Swedish label, not its id
+    # The MAP is provisional (a reconstruction of the published form): its group and rows say why; SF-36 is not.
+    groups = {g.title: g for g in report.groups}
+    assert groups["MAP"].provisional.startswith("Frågornas formulering och fördelningen på delskalor")
+    assert rows["map.MAP_total"].measure.provisional == groups["MAP"].provisional
+    assert groups["SF-36"].provisional is None and rows["sf36.PCS"].measure.provisional is None
