@@ -43,6 +43,7 @@ import numpy as np
 from scipy import stats
 
 from .catalog import Catalog
+from .outcomes import CORE_SET, CORE_SET_SOURCES, MEASURE_LABELS, patient_outcomes
 from .scoring import Scale, as_exact, score
 from .scoring.enzymes import ENZYMES, UNITS, enzyme_unit_code, from_u_per_l, to_u_per_l, unit_symbol
 from .studies import Study
@@ -343,6 +344,11 @@ class ResponderRow:
     tis_max: float | None = None
 
     @property
+    def measured(self) -> bool:
+        """Some core set measure was recorded at both visits (a visit not done may still have forms)."""
+        return len(self.missing) < len(CORE_SET)
+
+    @property
     def imacs_despite_missing(self) -> bool:
         """Decided although measures are missing: every value they could take gives the same answer."""
         return self.imacs is not None and bool(self.missing)
@@ -561,8 +567,6 @@ def _is_lab_value(s: Scale) -> bool:
 def _criteria(cat: Catalog, patient_id: str, lang: str) -> tuple[str | None, dict[str, dict[str, Any]]]:
     """The one adapter to the criteria (``outcomes.patient_outcomes``, as on the patient's summary):
     the enzyme they follow for this patient and, per visit key, IMACS and ACR/EULAR as decided there."""
-    from .outcomes import CORE_SET, patient_outcomes
-
     comparisons = patient_outcomes(cat, patient_id)
     enzyme = next((c.enzyme for c in comparisons if c.enzyme), None)
     out = {}
@@ -580,14 +584,10 @@ def _criteria(cat: Catalog, patient_id: str, lang: str) -> tuple[str | None, dic
 
 def _core_sources() -> dict[str, tuple[str, str]]:
     """Core set measure -> where the report reads it: the criteria's sources, the enzyme as it follows it."""
-    from .outcomes import CORE_SET_SOURCES
-
     return {**CORE_SET_SOURCES, "enzyme": ENZYME_FOLLOWED}
 
 
 def _measure_names(measures: list[str], lang: str) -> list[str]:
-    from .outcomes import MEASURE_LABELS
-
     return [_text(MEASURE_LABELS.get(m), lang, m) for m in measures]
 
 
@@ -599,6 +599,11 @@ def _nice_max(value: float) -> float:
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude  # pragma: no cover
+
+
+def _decimals_of(step: float) -> int:
+    """The decimals that show every multiple of ``step`` as it is (2.5 -> 1, 0.75 -> 2), at most 2."""
+    return next((d for d in range(2) if abs(step * 10 ** d - round(step * 10 ** d)) < 1e-9), 2)
 
 
 def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[float | None]]) -> Spaghetti:
@@ -653,7 +658,7 @@ def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[floa
         median_line=median_line if len(median_points) > 1 else "", median_points=median_points,
         x_labels=[{"x": x_of(i), "text": label, "n": sum(s[i] is not None for s in series)}
                   for i, label in enumerate(visit_labels)],
-        y_ticks=ticks, tick_decimals=0 if span >= 8 else 2, better_y=y_of(hi if measure.higher_is_better else lo),
+        y_ticks=ticks, tick_decimals=_decimals_of(span / 4), better_y=y_of(hi if measure.higher_is_better else lo),
         reference_y=reference_y,
     )
 

@@ -158,6 +158,8 @@ def test_the_core_set_enzyme_is_each_patients_followed_enzyme_as_a_multiple_of_i
         ("E4", "CK (creatine kinase)"), ("E5", "CK (creatine kinase)")]
     plot = next(p for p in report.plots if p.measure.key == "enzymes.enzyme_followed_xULN")
     assert plot.reference_y is not None  # 1 x the upper limit of normal, drawn
+    # The axis fits the data (0 to 10 x ULN here) and its ticks are shown as they are (7.5, not "8").
+    assert [t["value"] for t in plot.y_ticks] == [0, 2.5, 5, 7.5, 10] and plot.tick_decimals == 1
 
 
 def test_each_enzyme_keeps_its_own_row_in_one_unit_converted_exactly(study):
@@ -235,3 +237,7 @@ def test_the_responder_table_footnotes_the_patients_decided_despite_missing_meas
     assert "Enzym som följs (antal patienter): CK (kreatinkinas) 4, Aldolas 1" in text
     assert "Aldolas, U/L" in text
     assert not re.search(r"\b(aldolase|ukat_L|U_L|enzyme_most_abnormal|enzyme_followed_xULN|xULN)\b", text)
+    # E5's visit is overdue (its HAQ may still come) but was measured: the list says both.
+    listed = html[html.index('<ul class="not-evaluable">'):]
+    listed = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", listed[:listed.index("</ul>")]))
+    assert re.search(r"E5: besöket försenat · IMACS: .*HAQ funktionsindex.* · ACR/EULAR: .*HAQ funktionsindex", listed)
