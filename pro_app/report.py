@@ -23,6 +23,10 @@ Statistics, stated in the report as here:
   are exact; ranks are taken from them before scipy sees a float. (A caller passing floats gets
   them compared at 1e-9, so float noise such as 55.3 - 42.1 does not split a tie.)
 * p-values are descriptive: not adjusted for the many measures and visits.
+* The core set's enzyme is, per patient, the enzyme the criteria follow (``outcomes``), as a
+  multiple of the lab's upper limit of normal, so patients on different enzymes share one row.
+* Responders: evaluable exactly when a criterion is decided, missing measures or not (then
+  footnoted with the measures missing).
 
 Scores come from ``scoring.score`` (``Scale.exact``) and the criteria from
 ``outcomes.patient_outcomes``; the adapter to both is ``_ScoreReader`` and ``_criteria``
