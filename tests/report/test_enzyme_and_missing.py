@@ -241,3 +241,27 @@ def test_the_responder_table_footnotes_the_patients_decided_despite_missing_meas
     listed = html[html.index('<ul class="not-evaluable">'):]
     listed = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", listed[:listed.index("</ul>")]))
     assert re.search(r"E5: besöket försenat · IMACS: .*HAQ funktionsindex.* · ACR/EULAR: .*HAQ funktionsindex", listed)
+
+
+def test_the_analysis_dataset_names_the_enzyme_followed_and_the_range_of_a_decided_total(study):
+    import csv
+    import io
+
+    from pro_app.report import analysis_csv
+
+    _app, report = study
+    rows = {(r["study_code"], r["visit"]): r for r in csv.DictReader(io.StringIO(analysis_csv(report)))}
+    for p in ENTERED:
+        assert rows[(p, "baseline")]["enzyme_followed"] == rows[(p, "m1")]["enzyme_followed"] == followed(p)
+        for visit in ("baseline", "m1"):
+            # The core set's enzyme column: the followed enzyme's value / upper limit, unrounded.
+            assert float(rows[(p, visit)]["enzymes.enzyme_followed_xULN"]) == \
+                float(ratio(ENTERED[p][visit][followed(p)]))
+    e3 = rows[("E3", "m1")]
+    expected = decide(core("E3", "baseline"), core("E3", "m1"))
+    assert (e3["imacs_improvement_met"], e3["acr_eular_total"], e3["acr_eular_category"]) == ("1", "", "major")
+    assert (float(e3["acr_eular_total_min"]), float(e3["acr_eular_total_max"])) == (expected["low"], expected["high"])
+    assert e3["criteria_measures_missing"] == "HAQ"
+    e1 = rows[("E1", "m1")]
+    assert float(e1["acr_eular_total"]) == decide(core("E1", "baseline"), core("E1", "m1"))["total"]
+    assert e1["criteria_measures_missing"] == ""

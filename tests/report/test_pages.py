@@ -189,6 +189,8 @@ def test_the_analysis_dataset_has_one_row_per_patient_visit_with_exact_values(tr
     assert by_key[("P12", "m12")]["haq.HAQ_DI"] == ""  # missing is empty, never 0
     assert by_key[("P11", "m6")]["state"] == "missed" and by_key[("P11", "m6")]["physician_global.PhGA"] == ""
     assert by_key[("P12", "m12")]["imacs_improvement_met"] == ""
+    assert by_key[("P12", "m12")]["criteria_measures_missing"] == "HAQ"
+    assert {r["enzyme_followed"] for r in rows} == {"CK"}  # the only enzyme measured in this trial
     assert trial.app.extensions["pro_app"].store.audit_entries()[-1]["entity"] == "study-report"
 
 
