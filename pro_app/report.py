@@ -459,6 +459,7 @@ class Spaghetti:
     tick_decimals: int
     better_y: float
     reference_y: float | None = None  # where the measure's reference line is (1 x ULN), if on the plot
+    better_label_y: float = 0.0  # the "better" label: at the better end, clear of the reference line
 
 
 # --------------------------------------------------------------------------- the report
@@ -656,14 +657,19 @@ def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[floa
     ticks = [{"y": y_of(lo + span * k / 4), "value": lo + span * k / 4} for k in range(5)]
     ref = measure.reference
     reference_y = y_of(ref) if ref is not None and lo < ref < hi else None
+    better_y = y_of(hi if measure.higher_is_better else lo)
+    at_top = better_y < (m["top"] + CHART_HEIGHT - m["bottom"]) / 2
+    # Inside the plot at the better end; past the reference line when that runs close to the end.
+    edge = reference_y if reference_y is not None and abs(reference_y - better_y) < 20 else better_y
+    better_label_y = edge + 15 if at_top else edge - 5
     return Spaghetti(
         measure=measure, width=CHART_WIDTH, height=CHART_HEIGHT, left=m["left"], right=CHART_WIDTH - m["right"],
         top=m["top"], bottom=CHART_HEIGHT - m["bottom"], lines=lines, points=points,
         median_line=median_line if len(median_points) > 1 else "", median_points=median_points,
         x_labels=[{"x": x_of(i), "text": label, "n": sum(s[i] is not None for s in series)}
                   for i, label in enumerate(visit_labels)],
-        y_ticks=ticks, tick_decimals=_decimals_of(span / 4), better_y=y_of(hi if measure.higher_is_better else lo),
-        reference_y=reference_y,
+        y_ticks=ticks, tick_decimals=_decimals_of(span / 4), better_y=better_y,
+        reference_y=reference_y, better_label_y=better_label_y,
     )
 
 

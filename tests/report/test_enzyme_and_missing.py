@@ -158,6 +158,7 @@ def test_the_core_set_enzyme_is_each_patients_followed_enzyme_as_a_multiple_of_i
         ("E4", "CK (creatine kinase)"), ("E5", "CK (creatine kinase)")]
     plot = next(p for p in report.plots if p.measure.key == "enzymes.enzyme_followed_xULN")
     assert plot.reference_y is not None  # 1 x the upper limit of normal, drawn
+    assert plot.better_label_y < plot.reference_y < plot.bottom  # "better" above the line, not struck through
     # The axis fits the data (0 to 10 x ULN here) and its ticks are shown as they are (7.5, not "8").
     assert [t["value"] for t in plot.y_ticks] == [0, 2.5, 5, 7.5, 10] and plot.tick_decimals == 1
 
