@@ -47,6 +47,7 @@ import numpy as np
 from scipy import stats
 
 from .catalog import Catalog
+from .config import clinic_setting, enzyme_unit
 from .outcomes import CORE_SET, CORE_SET_SOURCES, MEASURE_LABELS, patient_outcomes
 from .scoring import Scale, as_exact, score
 from .scoring.enzymes import ENZYMES, UNITS, enzyme_unit_code, from_u_per_l, to_u_per_l, unit_symbol
@@ -511,8 +512,9 @@ def _text(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
 class _ScoreReader:
     """The one adapter to the scorers: each completed response scored once, exact values in one unit per scale."""
 
-    def __init__(self, cat: Catalog):
+    def __init__(self, cat: Catalog, lab_unit: str):
         self.cat = cat
+        self.lab_unit = lab_unit  # the clinic's unit code (PRO_APP_ENZYME_UNIT), as on the summaries
         self.scales: dict[tuple[str, str], Scale] = {}  # the first seen, for labels and ranges
         self.order: dict[str, list[str]] = {}
         self.units: dict[tuple[str, str], dict[str, int]] = {}  # lab values: unit code -> how often recorded
@@ -551,11 +553,8 @@ class _ScoreReader:
         return values
 
     def shown_unit(self, k: tuple[str, str]) -> str | None:
-        """The code of the unit a lab value is shown in: the one most of its values were recorded in."""
-        counts = self.units.get(k)
-        if not counts:
-            return None
-        return max(sorted(counts), key=lambda u: counts[u])
+        """The code of the unit a lab value is shown in: the clinic's, as on the patients' summaries."""
+        return self.lab_unit if self.units.get(k) else None
 
     def convert(self, k: tuple[str, str], value: Fraction, unit: str | None) -> Fraction:
         """``value`` in the scale's shown unit, exactly (1 µkat/L = 60 U/L)."""
@@ -733,13 +732,14 @@ def _software() -> dict[str, str]:
 
 
 def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = None,
-                 generated: dt.datetime | None = None) -> StudyReport:
-    """The report of ``study`` with the data as it stood at the end of ``as_of`` (default today)."""
+                 generated: dt.datetime | None = None, lab_unit: str | None = None) -> StudyReport:
+    """The report of ``study`` with the data as it stood at the end of ``as_of`` (default today);
+    lab values in ``lab_unit`` (a unit code; default the clinic's, ``PRO_APP_ENZYME_UNIT``)."""
     as_of = as_of or dt.date.today()
     generated = generated or dt.datetime.now(dt.timezone.utc)
     store = AsOf(cat.store, as_of)
     cut = Catalog(cat.questionnaires, store, cat._snapshots)
-    reader = _ScoreReader(cut)
+    reader = _ScoreReader(cut, lab_unit or clinic_setting("enzyme_unit") or enzyme_unit())
     plan = study.visits
     visit_keys = [v.key for v in plan]
     visits = [{"key": v.key, "label": _text(v.label.model_dump(), lang, v.key), "anchor": f"v{i}"}

@@ -134,7 +134,7 @@ def trial(tmp_path_factory) -> Trial:
     tmp = tmp_path_factory.mktemp("trial")
     app = create_app({"DATA_DIR": str(tmp / "data"), "STUDIES_DIR": str(HERE / "studies"),
                       "QUESTIONNAIRE_DIR": str(ROOT / "questionnaires"), "SESSION_COOKIE_SECURE": False,
-                      "TESTING": True})
+                      "TESTING": True, "ENZYME_UNIT": "U_L"})  # the trial's lab reports U/L (five patients µkat/L)
     cat = app.extensions["pro_app"]
     store = cat.store
     for name, role in (("nina", "nurse"), ("petra", "physician"), ("adam", "admin")):

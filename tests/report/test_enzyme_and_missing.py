@@ -93,7 +93,7 @@ def study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("enzymes")
     app = create_app({"DATA_DIR": str(tmp / "data"), "STUDIES_DIR": str(HERE / "studies"),
                       "QUESTIONNAIRE_DIR": str(ROOT / "questionnaires"), "SESSION_COOKIE_SECURE": False,
-                      "TESTING": True})
+                      "TESTING": True, "ENZYME_UNIT": "U_L"})  # a clinic whose lab reports U/L
     cat = app.extensions["pro_app"]
     trial = app.extensions["pro_app.studies"]["trial"]
     today = dt.datetime.now(dt.timezone.utc).date()
@@ -166,7 +166,7 @@ def test_the_core_set_enzyme_is_each_patients_followed_enzyme_as_a_multiple_of_i
 def test_each_enzyme_keeps_its_own_row_in_one_unit_converted_exactly(study):
     _app, report = study
     ck, aldolase = _row(report, "enzymes.CK"), _row(report, "enzymes.aldolase")
-    assert (ck.measure.unit, aldolase.measure.unit) == ("U/L", "U/L")  # most values were recorded in U/L
+    assert (ck.measure.unit, aldolase.measure.unit) == ("U/L", "U/L")  # the clinic's unit, as on its summaries
     assert ck.measure.core is None and aldolase.measure.core is None
     for row, enzyme in ((ck, "CK"), (aldolase, "aldolase")):
         for cell, visit in zip(row.cells, ("baseline", "m1")):

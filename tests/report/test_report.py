@@ -220,7 +220,7 @@ def test_tolerability_counts_every_event_by_severity_relation_seriousness_and_wi
 def test_ck_recorded_in_two_units_is_shown_in_one(report):
     rows = _rows(report)
     ck = rows["enzymes.CK"].measure
-    assert ck.unit == "U/L"  # ten patients recorded U/L, five µkat/L
+    assert ck.unit == "U/L"  # the clinic's unit (ten patients recorded U/L, five µkat/L)
     assert ck.core is None  # CK's own row, in its unit, stays with the enzymes
     enzymes = next(g for g in report.groups if g.title == "Muscle enzymes")
     assert [r.measure.key for r in enzymes.rows] == ["enzymes.CK", "enzymes.CK_xULN"]
@@ -232,6 +232,18 @@ def test_ck_recorded_in_two_units_is_shown_in_one(report):
     assert followed.enzymes == [("CK (creatine kinase)", 15)]
     # The visit's most abnormal enzyme may be another than the one followed: never a row of its own.
     assert "enzymes.enzyme_most_abnormal" not in rows
+
+
+def test_lab_values_are_shown_in_the_clinics_unit_converted_exactly(trial):
+    with trial.app.test_request_context():
+        swedish = build_report(trial.app.extensions["pro_app"], trial.app.extensions["pro_app.studies"]["trial"],
+                               "en", as_of=trial.today, lab_unit="ukat_L")
+    ck = next(r for g in swedish.groups for r in g.rows if r.measure.key == "enzymes.CK")
+    assert ck.measure.unit == "µkat/L"
+    for cell, visit in zip(ck.cells, VISITS):
+        raw = [Fraction(v["CK"]) / 60 for (_p, k), v in trial.values.items() if k == visit and v["CK"] is not None]
+        assert cell.level.n == len(raw) > 0
+        assert cell.level.median == pytest.approx(float(np.median([float(x) for x in raw])), rel=1e-12)
 
 
 def test_a_data_cut_before_the_visits_leaves_them_out(trial):
