@@ -228,6 +228,17 @@ def nice_ceiling(value: float) -> float:
     return 10 * power * 4  # pragma: no cover - the loop ends at 10
 
 
+def _tick_values(lo: float, hi: float) -> tuple[list[float], float]:
+    """Round axis labels: multiples of the smallest 1, 2, 2.5 or 5 x 10^k step that makes at most five intervals
+    (the SF-36 summary scales run from 1.73 to 76.28: 20, 40, 60 rather than 1.73, 20.37, 39.00...)."""
+    step = nice_ceiling((hi - lo) * 4 / 5) / 4
+    first = math.ceil(lo / step - 1e-9)
+    values = [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+    if len(values) < 3:  # pragma: no cover - at least 2.5 steps fit in the span, so two multiples always do
+        return [lo + (hi - lo) * k / 4 for k in range(5)], (hi - lo) / 4
+    return [round(v, 10) for v in values], step
+
+
 def _polylines(points: list[dict[str, Any]], xy: Any) -> tuple[list[str], list[dict[str, Any]]]:
     """The lines through the points (``xy(index, value)`` places one), broken where a visit has no value; the dots."""
     segments: list[str] = []
@@ -265,8 +276,8 @@ def _chart(points: list[dict[str, Any]], lo: float, hi: float | None, higher_is_
         return round(m["top"] + (hi - v) / span * plot_h, 1)
 
     segments, dots = _polylines(points, lambda i, v: (round(x_of(i), 1), y_of(v)))
-    ticks = [{"y": y_of(lo + span * k / 4), "value": lo + span * k / 4} for k in range(5)]
-    step = span / 4
+    values, step = _tick_values(lo, lo + span)
+    ticks = [{"y": y_of(v), "value": v} for v in values]
     decimals = 0 if step == int(step) else 1 if step * 10 == int(step * 10) else 2
     return Chart(
         width=CHART_WIDTH, height=CHART_HEIGHT, left=m["left"], right=CHART_WIDTH - m["right"], top=m["top"],
@@ -358,7 +369,7 @@ def _trends(cat: Catalog, patient_id: str, visits: list[dict[str, Any]], current
         label = s.label.get(lang, s.id)
         unit = _clinic_unit_symbol(s)
         trends.append(Trend(
-            questionnaire=qid, scale=sid, label=label if label == title else f"{title}: {label}", min=s.min, max=s.max,
+            questionnaire=qid, scale=sid, label=label if label.startswith(title) else f"{title}: {label}", min=s.min, max=s.max,
             higher_is_better=s.higher_is_better, unit=unit, decimals=s.decimals, points=points,
             chart=_chart(points, s.min, s.max, s.higher_is_better), detail=s.detail,
         ))
