@@ -2,10 +2,10 @@
 
 One browser context per viewport walks the home page, every page of every patient questionnaire and
 each review page, and checks on each: the page needs at most about two screens of scrolling (portrait),
-every control a finger touches is at least 48x48 CSS px, no internal id, code or English word reaches
+every control a finger touches is at least 48x48 CSS px, a grid row's options stand on one line, no internal id, code or English word reaches
 the page, the page reflows at 320 CSS px without sideways scrolling (WCAG 1.4.10), and its title and
 heading name the questionnaire and the step, unique per page. On each VAS: the anchors stand at the
-line's ends, the line is 100 mm, a tap more than a few mm beyond an end sets nothing, and in forced
+line's ends and the mark's knob clear of them, the line is 100 mm, a tap more than a few mm beyond an end sets nothing, and in forced
 colours (Windows high contrast) the line, its ends, the mark and the progress bar stay visible.
 """
 from __future__ import annotations
@@ -34,7 +34,11 @@ PAGE_FACTS = """() => {
     .filter(el => !(el.tagName === 'INPUT' && el.closest('label.option')) && seen(el))
     .map(el => { const r = el.getBoundingClientRect(); return {what: el.outerHTML.slice(0, 90), w: r.width, h: r.height}; })
     .filter(t => t.w < 47.5 || t.h < 47.5);
-  return {height: document.documentElement.scrollHeight, title: document.title,
+  // A grid row's options stand side by side as one scale: never 3 on one line and 1 on the next.
+  const wrapped = [...document.querySelectorAll('.options.scale')]
+    .filter(group => new Set([...group.querySelectorAll('label.option')].map(o => Math.round(o.getBoundingClientRect().top))).size > 1)
+    .map(group => group.closest('fieldset').id);
+  return {height: document.documentElement.scrollHeight, title: document.title, wrapped,
           h1: [...document.querySelectorAll('h1')].map(h => h.innerText.trim()), text: document.body.innerText, small};
 }"""
 
@@ -43,6 +47,11 @@ VAS_FACTS = """root => {
   const q = s => root.querySelector(s);
   return {line: box(q('.vas-line')), low: box(q('.vas-end-min')), high: box(q('.vas-end-max')),
           anchorLow: box(q('.vas-anchor-min')), anchorHigh: box(q('.vas-anchor-max')), width: innerWidth};
+}"""
+
+KNOB_TOP = """root => {
+  const mark = root.querySelector('.vas-mark');
+  return mark.getBoundingClientRect().top + parseFloat(getComputedStyle(mark, '::after').top);
 }"""
 
 FORCED = """() => {
@@ -86,6 +95,10 @@ def check_vas(page, problems: list[str], where: str) -> None:
         page.touchscreen.tap(line["right"] + 2 * CSS_PX_PER_MM, y)
         if value.input_value() != "100.0":
             problems.append(f"{name}: a tap 2 mm past the right end set {value.input_value()!r}, not 100 mm")
+        # The mark at the end stands under its anchor, its knob clear of the anchor's text.
+        knob = root.evaluate(KNOB_TOP)
+        if knob < facts["anchorHigh"]["bottom"]:
+            problems.append(f"{name}: the mark's knob (top {knob:.0f}) covers the anchor (bottom {facts['anchorHigh']['bottom']:.0f})")
         root.locator(".vas-clear").tap()
 
         page.emulate_media(forced_colors="active")
@@ -117,6 +130,8 @@ def test_every_patient_page_fits_a_tablet(live_server, browser, viewport):
         # Two screens in portrait; in landscape, where grid rows stand beside their questions, two and a half.
         if facts["height"] > (2 if viewport == "portrait" else 2.5) * height:
             problems.append(f"{where}: {facts['height']} px tall, more than {'two' if viewport == 'portrait' else '2.5'} screens")
+        for row in facts["wrapped"]:
+            problems.append(f"{where}: the options of {row} wrap onto a second line")
         for t in facts["small"]:
             problems.append(f"{where}: a {t['w']:.0f}x{t['h']:.0f} px target: {t['what']}")
         for word in leaks_in(facts["text"] + "\n" + facts["title"], words):
