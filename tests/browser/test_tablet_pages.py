@@ -176,3 +176,25 @@ def test_every_patient_page_fits_a_tablet(live_server, browser, viewport):
     finally:
         context.close()
     assert not problems, "\n".join(problems)
+
+
+def test_vas_anchors_stand_at_the_ends_on_every_tablet_width(live_server, browser):
+    # From a small tablet in portrait (768) to a large one in landscape (1366): a 100 mm line, both anchors over
+    # their ends and on the screen, the mark's knob clear of them.
+    store = live_server.store
+    store.add_visit(store.create_patient("VAS-1", "test")["id"], "test", key="baseline",
+                    label={"sv": "Baslinje", "en": "Baseline"}, questionnaires=["patient_global"])
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, device_scale_factor=1, has_touch=True,
+                                  is_mobile=True, locale="sv-SE")
+    page = context.new_page()
+    problems: list[str] = []
+    try:
+        staff_login(page, live_server.url)
+        hand_over_visit(page, live_server.url, "VAS-1")
+        for width, height in ((768, 1024), (1024, 768), (1366, 1024), (1024, 1366)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(f"{live_server.url}/tablet/q/patient_global/p/0")
+            check_vas(page, problems, f"{width}x{height}")
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
