@@ -16,6 +16,14 @@ def _setup_visit(server, questionnaires):
     return patient, visit
 
 
+def _on_the_tablet(server, page, questionnaires):
+    """A visit with these questionnaires, handed over to this tablet by a nurse (in Swedish)."""
+    patient, visit = _setup_visit(server, questionnaires)
+    staff_login(page, server.url)
+    hand_over_visit(page, server.url, "DEMO-001")
+    return patient, visit
+
+
 def _tap_line_at(page, item_id: str, fraction: float) -> float:
     """Tap the VAS line at a fraction of its length; return the line's length in CSS px."""
     line = page.locator(f"[data-vas='{item_id}'] .vas-line")
@@ -80,10 +88,8 @@ def test_vas_untouched_is_unanswered_then_tapped_and_stored_in_mm(live_server, t
 
 
 def test_vas_drag_and_keyboard(live_server, tablet):
-    patient, visit = _setup_visit(live_server, ["patient_global"])
+    patient, visit = _on_the_tablet(live_server, tablet, ["patient_global"])
     page = tablet
-    staff_login(page, live_server.url)
-    hand_over_visit(page, live_server.url, "DEMO-001")
     page.goto(f"{live_server.url}/tablet/q/patient_global")
     track = page.locator("[data-vas='PtGA'] .vas-track")
     track.focus()
@@ -134,10 +140,8 @@ def test_calibrated_tablet_draws_a_100_mm_line(live_server, tablet):
 
 
 def test_interrupted_halfway_then_resumed(live_server, tablet, browser):
-    patient, visit = _setup_visit(live_server, ["all_types", "patient_global"])
+    patient, visit = _on_the_tablet(live_server, tablet, ["all_types", "patient_global"])
     page = tablet
-    staff_login(page, live_server.url)
-    hand_over_visit(page, live_server.url, "DEMO-001")
     page.get_by_role("link", name="Alla frågetyper").tap()
     page.wait_for_url("**/p/0")
     page.locator("label.option", has_text="Nej").tap()
@@ -187,10 +191,8 @@ def test_english_on_the_tablet(live_server, tablet):
 
 
 def test_tablet_cannot_open_staff_pages(live_server, tablet):
-    _setup_visit(live_server, ["patient_global"])
+    _on_the_tablet(live_server, tablet, ["patient_global"])
     page = tablet
-    staff_login(page, live_server.url)
-    hand_over_visit(page, live_server.url, "DEMO-001")
     response = page.goto(f"{live_server.url}/staff/")
     assert response.status == 403
 
@@ -226,10 +228,8 @@ def test_idle_warning_a_minute_before_the_lock_and_i_am_still_here(live_server, 
     # WCAG 2.2.1: the tablet warns, in the patient's language, before it locks; one large button keeps it open.
     # A 9 s idle time: the page locks itself after 4.5 s and warns 2.25 s before that (a minute, at 10 minutes).
     live_server.app.config["TABLET_IDLE_MINUTES"] = 0.15
-    patient, _visit = _setup_visit(live_server, ["patient_global"])
+    patient, _visit = _on_the_tablet(live_server, tablet, ["patient_global"])
     page = tablet
-    staff_login(page, live_server.url)
-    hand_over_visit(page, live_server.url, "DEMO-001")
     page.goto(f"{live_server.url}/tablet/q/patient_global/p/0")
     _tap_line_at(page, "PtGA", 0.4)
     warning = page.locator("#idle-warning")
@@ -253,10 +253,8 @@ def test_idle_warning_a_minute_before_the_lock_and_i_am_still_here(live_server, 
 
 def test_the_tablet_locks_by_itself_after_thank_you(live_server, tablet):
     live_server.app.config["TABLET_DONE_LOCK_SECONDS"] = 1
-    patient, visit = _setup_visit(live_server, ["patient_global"])
+    patient, visit = _on_the_tablet(live_server, tablet, ["patient_global"])
     page = tablet
-    staff_login(page, live_server.url)
-    hand_over_visit(page, live_server.url, "DEMO-001")
     q = live_server.app.extensions["pro_app"].get("patient_global")
     response = live_server.store.start_response(patient["id"], visit["id"], q, "test", "sv")
     live_server.store.complete_response(patient["id"], response["id"], "test")
@@ -268,10 +266,8 @@ def test_the_tablet_locks_by_itself_after_thank_you(live_server, tablet):
 
 
 def test_focus_goes_to_the_error_and_to_the_follow_up_question(live_server, tablet):
-    _setup_visit(live_server, ["all_types"])
+    _on_the_tablet(live_server, tablet, ["all_types"])
     page = tablet
-    staff_login(page, live_server.url)
-    hand_over_visit(page, live_server.url, "DEMO-001")
     page.goto(f"{live_server.url}/tablet/q/all_types/p/0")
     page.locator("#item-smoker label.option", has_text="Ja").tap()
     with page.expect_navigation():
@@ -295,10 +291,8 @@ def _luminance(rgb: str) -> float:
 
 def test_the_focus_ring_stands_out_from_the_page(live_server, tablet):
     # WCAG 1.4.11: at least 3:1 against the white card and the grey page (#f5a623 was 2.0:1).
-    _setup_visit(live_server, ["patient_global"])
+    _on_the_tablet(live_server, tablet, ["patient_global"])
     page = tablet
-    staff_login(page, live_server.url)
-    hand_over_visit(page, live_server.url, "DEMO-001")
     page.goto(f"{live_server.url}/tablet/q/patient_global/p/0")
     page.keyboard.press("Tab")
     ring = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
