@@ -227,3 +227,11 @@ def test_the_demo_patients_summary_after_two_visits_is_one_page_with_criteria_an
     full_text = "\n".join(p.extract_text() for p in full.pages)
     assert 1 < len(full.pages) <= 6 and "Fullständig rapport" in full_text and "Fysisk funktion" in full_text
     assert "Fysisk funktion" not in text  # an SF-36 scale is detail: the summaries are on the one page
+    # The full report's trend axes are labelled at round steps: the SF-36 summary scales run from 1.73 to 76.28
+    # and -1.27 to 80.74 (their T-score limits), and quarters of that read "1,73 20,37 39,00 57,64 76,28".
+    page = physician.get(f"/staff/patients/{patient['id']}/visits/{m1['id']}/summary").text
+    for scale, expected in (("sf36.PCS", [20, 40, 60]), ("sf36.MCS", [0, 20, 40, 60, 80]), ("haq.HAQ_DI", [0, 1, 2, 3])):
+        figure = page.split(f'data-trend="{scale}"')[1].split("</figure>")[0]
+        ticks = re.findall(r'text-anchor="end" fill="#333333">([^<]+)</text>', figure)
+        assert [float(t.replace(",", ".").replace("\u2212", "-")) for t in ticks] == expected, (scale, ticks)
+
