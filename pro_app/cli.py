@@ -22,6 +22,16 @@ def main() -> None:
     pass
 
 
+def _store():
+    """The configured store (PRO_APP_DATABASE_URL, else the data folder), or a clear error."""
+    from .storage import StorageError, open_store
+
+    try:
+        return open_store(config.storage_address())
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
+
+
 def _questionnaires() -> dict:
     """Every questionnaire, or a clear error naming the bad file and line."""
     from .definitions import DefinitionErrors, load_directory
@@ -38,8 +48,8 @@ def _questionnaires() -> dict:
 @main.command(help="Check questionnaire YAML files; every error as file:line: where: what. With a data folder "
                     "(--data, or PRO_APP_DATA_DIR), also check each version against the definitions answered there.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--data", "data", type=click.Path(file_okay=False), envvar="PRO_APP_DATA_DIR",
-              help="Data folder whose stored definitions the versions are checked against.")
+@click.option("--data", "data", type=click.Path(file_okay=False), envvar=["PRO_APP_DATABASE_URL", "PRO_APP_DATA_DIR"],
+              help="Data folder (or postgresql:// URL) whose stored definitions the versions are checked against.")
 def validate(paths: tuple[str, ...], data: str | None) -> None:
     targets = list(paths) or [str(config.questionnaire_dir())]
     missing = [p for p in targets if not Path(p).exists()]
@@ -47,7 +57,7 @@ def validate(paths: tuple[str, ...], data: str | None) -> None:
         click.echo(f"{p}:1: file: no such file or folder", err=True)
     questionnaires, errors = validate_paths([p for p in targets if p not in missing])
     if data:
-        errors += _version_errors(questionnaires, Path(data))
+        errors += _version_errors(questionnaires, data)
     for error in errors:
         click.echo(str(error), err=True)
     if errors or missing:
@@ -64,16 +74,22 @@ def validate(paths: tuple[str, ...], data: str | None) -> None:
         )
 
 
-def _version_errors(questionnaires: dict, data: Path) -> list:
+def _version_errors(questionnaires: dict, data: str) -> list:
     """Each questionnaire's version against the definitions stored in ``data`` (the rule: pro_app/versions.py)."""
     from .definitions import DefinitionError
-    from .storage import Store
+    from .storage import StorageError, is_database_url, open_store
     from .versions import check_version, stored_definitions
 
-    if not (data / "definitions").is_dir():
+    if not is_database_url(data) and not (Path(data) / "definitions").is_dir():
         click.echo(f"no stored definitions in {data}: versions not checked")
         return []
-    stored, unreadable = stored_definitions(Store(data).definition_snapshots())
+    try:
+        store = open_store(data)
+        snapshots = store.definition_snapshots()
+        store.close()
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
+    stored, unreadable = stored_definitions(snapshots)
     for digest in unreadable:
         click.echo(f"warning: {data}/definitions: the stored definition {digest} cannot be read", err=True)
     errors = []
@@ -303,11 +319,9 @@ def texts_import(csv_file: str, yaml_file: str, dry_run: bool) -> None:
 @click.password_option(help="Asked for (twice) when not given.")
 def create_user(username: str, role: str, display_name: str, password: str) -> None:
     from .auth import hash_password
-    from .storage import Store
-
     if len(password) < 10:
         raise click.ClickException("the password must have at least 10 characters")
-    store = Store(config.data_dir())
+    store = _store()
     try:
         store.create_user(username, hash_password(password), role, "cli", display_name)
     except ValueError as exc:
@@ -323,9 +337,8 @@ def create_user(username: str, role: str, display_name: str, password: str) -> N
 def outcomes(study_code: str) -> None:
     from .catalog import Catalog
     from .outcomes import patient_outcomes
-    from .storage import Store
 
-    store = Store(config.data_dir())
+    store = _store()
     patient = store.find_patient(study_code)
     if patient is None:
         click.echo(f"Error: no patient with study code '{study_code}'", err=True)
