@@ -382,21 +382,42 @@ def validate_studies(paths: tuple[str, ...]) -> None:
 @click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
               help="Language of question texts in the FHIR export.")
 def export(fmt: str, out: str, lang: str) -> None:
-    from .catalog import Catalog
-    from .export import export_text
-    from .storage import Store
+    from tqdm import tqdm
 
-    store = Store(config.data_dir())
-    text = export_text(Catalog(_questionnaires(), store), fmt, lang=lang)
-    store.audit("cli", "export", "data", fmt, format=fmt)
-    if out == "-":
-        click.echo(text, nl=False)
-        return
+    from .catalog import Catalog
+    from .export import export_chunks
+    from .storage import StorageError
+
+    store = _store()
+    cat = Catalog(_questionnaires(), store)
+    target = None
     try:
-        Path(out).write_text(text, encoding="utf-8", newline="")
+        # Written as it is read, response by response; the bar (on a terminal only) counts responses.
+        with tqdm(total=store.response_count(), unit=" responses", desc=f"export {fmt}", file=sys.stderr,
+                  disable=None, dynamic_ncols=True) as bar:
+            chunks = export_chunks(cat, fmt, lang=lang, progress=bar.update)
+            if out == "-":
+                for chunk in chunks:
+                    sys.stdout.write(chunk)
+                sys.stdout.flush()
+            else:
+                target = Path(out)
+                with target.open("w", encoding="utf-8", newline="") as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+        store.audit("cli", "export", "data", fmt, format=fmt)
     except OSError as exc:
+        if target is not None:
+            target.unlink(missing_ok=True)  # never leave half an export that looks whole
         raise click.ClickException(f"{out}: {exc.strerror}")
-    click.echo(f"wrote {out}", err=True)
+    except StorageError as exc:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        raise click.ClickException(str(exc))
+    finally:
+        store.close()
+    if target is not None:
+        click.echo(f"wrote {out}", err=True)
 
 
 @main.command(help="The study report (where the study stands, cohort table, responders, tolerability, plots) "

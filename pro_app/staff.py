@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context,
+                   url_for)
 from babel import Locale, UnknownLocaleError
 from flask_babel import format_date, format_time, to_user_timezone
 from flask_babel import gettext as _
@@ -351,10 +352,11 @@ def export_download(fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
     mimetype, extension = EXPORT_FORMATS[fmt]
-    body = export.export_text(catalog(), fmt, lang=current_language())
+    chunks = export.export_chunks(catalog(), fmt, lang=current_language())
     catalog().store.audit(g.actor, "export", "data", fmt, format=fmt)
     stamp = dt.date.today().isoformat()
-    return Response(body.encode("utf-8"), mimetype=mimetype,
+    # Streamed as it is written: the worker holds one patient's responses at a time, never the whole file.
+    return Response(stream_with_context(chunk.encode("utf-8") for chunk in chunks), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="pro-app-{fmt}-{stamp}.{extension}"'})
 
 

@@ -24,6 +24,7 @@ TEMPLATE = "pro_app_template"  # migrated once per run; each test's database is 
 
 
 def pytest_configure(config):
+    os.environ.pop("PRO_APP_DATABASE_URL", None)  # only the fixtures below choose a database
     config.addinivalue_line("markers", "backends(*names): run only on these storage backends")
 
 
@@ -94,6 +95,40 @@ def store_address(backend: str, request, folder: Path, monkeypatch: pytest.Monke
         return url
     monkeypatch.delenv("PRO_APP_DATABASE_URL", raising=False)
     return str(folder)
+
+
+@pytest.fixture(scope="module")
+def module_database(backend, request) -> str | None:
+    """A PostgreSQL database shared by one module's tests (None on TinyDB): for data built once per module."""
+    if backend != "postgres":
+        return None
+    patch = pytest.MonkeyPatch()
+    databases = Databases(request.getfixturevalue("pg_cluster"), patch)
+
+    def finish() -> None:
+        databases.drop()
+        patch.undo()
+
+    request.addfinalizer(finish)
+    return databases.new()
+
+
+@pytest.fixture
+def new_store_address(backend, request, tmp_path, monkeypatch):
+    """A factory of further empty stores on this test's backend (a new database, or a new folder)."""
+    databases = None
+    folders = iter(range(1, 1000))
+
+    def new() -> str:
+        nonlocal databases
+        if backend != "postgres":
+            return str(tmp_path / f"store-{next(folders)}")
+        if databases is None:
+            databases = Databases(request.getfixturevalue("pg_cluster"), monkeypatch)
+            request.addfinalizer(databases.drop)
+        return databases.new()
+
+    return new
 
 
 @pytest.fixture

@@ -576,6 +576,9 @@ class PostgresStore:
                              (hex_id(patient_id, "patient"), visit_id))
         return [RESPONSES.record(row) for row in rows]
 
+    def response_count(self) -> int:
+        return self._one("SELECT count(*) AS n FROM responses")["n"]  # type: ignore[index]
+
     def answered(self) -> Iterator[Answered]:
         """Every response with its patient and visit, streamed from a server-side cursor (bounded memory)."""
         try:

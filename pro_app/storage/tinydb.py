@@ -596,6 +596,16 @@ class TinyDBStore:
         found = (self._read(path).table("response").get(doc_id=1) for path in paths)
         return sorted((_copy(dict(r)) for r in found if r is not None), key=lambda r: r["started_at"])
 
+    def response_count(self) -> int:
+        """How many responses are stored (their files counted, none read)."""
+        count = 0
+        with os.scandir(self.root / "patients") as folders:
+            for folder in folders:
+                if folder.is_dir(follow_symlinks=False):
+                    with os.scandir(folder.path) as entries:
+                        count += sum(1 for e in entries if e.name.startswith("response-") and e.name.endswith(".json"))
+        return count
+
     def answered(self) -> Iterator[Answered]:
         """Every response with its patient and visit, one at a time: read past the cache, so an export
         of the whole registry neither fills this process's memory nor pushes out what the tablets use."""

@@ -257,7 +257,7 @@ def test_a_data_cut_before_the_visits_leaves_them_out(trial):
 
 
 
-def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp_path):
+def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp_path, database):
     import random
 
     from benchmarks.seed import sample_answers
