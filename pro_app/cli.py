@@ -463,6 +463,62 @@ def report(study_id: str, out: str, lang: str, as_of, link_base: str) -> None:
     click.echo(f"wrote {out}: {built.patients} patient(s), data cut {built.as_of.isoformat()}", err=True)
 
 
+# ---------------------------------------------------------------- the database
+
+
+@main.group(help="The store's database: PostgreSQL schema upgrades, and moving a clinic's data between stores.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Bring the PostgreSQL schema up to this pro-app's version (run before starting it; "
+                            "safe to run again, and from several machines at once).")
+@click.option("--url", envvar="PRO_APP_DATABASE_URL", required=True, metavar="postgresql://...",
+              help="The database (default: PRO_APP_DATABASE_URL).")
+def db_upgrade(url: str) -> None:
+    from .storage import StorageError, is_database_url
+    from .storage.postgres import SCHEMA_VERSION, redacted, upgrade
+
+    if not is_database_url(url):
+        raise click.ClickException(f"not a PostgreSQL URL: {url} (the TinyDB data folder upgrades itself on start)")
+    try:
+        applied = upgrade(url)
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
+    done = f"applied migration(s) {', '.join(map(str, applied))}" if applied else "nothing to do"
+    click.echo(f"{redacted(url)}: schema version {SCHEMA_VERSION} ({done})")
+
+
+@db.command("copy", help="Copy a clinic's data (staff, definitions, patients, visits, responses, the audit trail) "
+                         "from one store into an empty one, then verify counts and a checksum of every record. "
+                         "Each side is a TinyDB data folder or a postgresql:// URL.")
+@click.option("--from", "source", required=True, metavar="DIR|URL", help="Where the data is now.")
+@click.option("--to", "target", required=True, metavar="DIR|URL", help="An empty data folder or database.")
+def db_copy(source: str, target: str) -> None:
+    from tqdm import tqdm
+
+    from .storage import StorageError, is_database_url, open_store
+    from .storage.copy import CopyError, copy_store
+    from .storage.postgres import redacted
+
+    if not is_database_url(source) and not (Path(source) / "layout").exists() and not (Path(source) / "index.json").exists():
+        raise click.ClickException(f"{source}: not a pro-app data folder")
+    if not is_database_url(target) and Path(target).exists() and any(Path(target).iterdir()):
+        raise click.ClickException(f"{target}: the folder is not empty; copy into a new one")
+    try:
+        source_store, target_store = open_store(source), open_store(target)
+        try:
+            with tqdm(total=source_store.response_count(), unit=" responses", desc="copy", file=sys.stderr,
+                      disable=None, dynamic_ncols=True) as bar:
+                report = copy_store(source_store, target_store, progress=bar.update)
+        finally:
+            source_store.close()
+            target_store.close()
+    except (CopyError, StorageError, ValueError) as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"copied and verified {redacted(source)} -> {redacted(target)}: {report.line()}")
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -493,13 +549,21 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     from . import create_app
 
-    create_app()  # refuse to start with an invalid questionnaire before forking
+    from .storage import StorageError
+
+    try:
+        # Refuse to start with an invalid questionnaire or an unusable store before forking.
+        create_app().extensions["pro_app"].store.close()
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
     _serve(None, host, port, workers)
 
 
 def _serve(app, host: str, port: int, workers: int) -> None:
     from .server import serve
 
+    if app is not None:
+        app.extensions["pro_app"].store.close()  # connections are per process: each worker opens its own
     serve(app, host, port, workers)
 
 

@@ -92,7 +92,45 @@ def dashboard():
             if form.study.data:
                 _enroll(patient["id"], form.study.data, form.baseline.data)
             return redirect(url_for("staff.patient", patient_id=patient["id"]))
-    return render_template("staff/dashboard.html", form=form, patients=store.list_patients())
+    return _patient_list(form, "", _page_number(request.args.get("page")))
+
+
+PATIENTS_PER_PAGE = 50
+
+
+def _page_number(value: Any) -> int:
+    try:
+        return max(1, int(str(value)))
+    except ValueError:
+        return 1
+
+
+def _patient_list(form: FlaskForm, search: str, page: int):
+    """One page of the patient list (of those whose study code contains ``search``): the store reads only it."""
+    found = catalog().store.patients_page(search, (page - 1) * PATIENTS_PER_PAGE, PATIENTS_PER_PAGE)
+    pages = max(1, -(-found.total // PATIENTS_PER_PAGE))
+    if page > pages:
+        page = pages
+        found = catalog().store.patients_page(search, (page - 1) * PATIENTS_PER_PAGE, PATIENTS_PER_PAGE)
+    first = (page - 1) * PATIENTS_PER_PAGE + 1
+    return render_template("staff/dashboard.html", form=form, patients=found.patients, total=found.total,
+                           search=search, search_form=SearchForm(formdata=None, q=search), page=page, pages=pages,
+                           first=first, last=first + len(found.patients) - 1)
+
+
+class SearchForm(FlaskForm):
+    q = StringField(_l("Find by study code"), validators=[Optional(), Length(max=40)])
+
+
+@bp.post("/patients/search")
+@staff_required()
+def patient_search():
+    """The patient list narrowed by study code. Posted, so the code never stands in a URL or a server log."""
+    search = SearchForm()
+    term = (search.q.data or "").strip() if search.validate_on_submit() else ""
+    form = RegisterForm(formdata=None)
+    form.study.choices = _study_choices(with_none=True)
+    return _patient_list(form, term, _page_number(request.form.get("page")))
 
 
 @bp.route("/patients/<patient_id>", methods=["GET", "POST"])

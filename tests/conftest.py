@@ -114,6 +114,23 @@ def module_database(backend, request) -> str | None:
 
 
 @pytest.fixture
+def postgres_database(request, monkeypatch):
+    """A factory of new PostgreSQL databases, whatever this test's backend (for tests about moving between them).
+    ``postgres_database(schema=False)`` gives one without pro-app's schema."""
+    databases = Databases(request.getfixturevalue("pg_cluster"), monkeypatch)
+    request.addfinalizer(databases.drop)
+
+    def new(schema: bool = True) -> str:
+        if schema:
+            return databases.new()
+        url = databases.cluster.create_database()
+        databases.urls.append(url)
+        return url
+
+    return new
+
+
+@pytest.fixture
 def new_store_address(backend, request, tmp_path, monkeypatch):
     """A factory of further empty stores on this test's backend (a new database, or a new folder)."""
     databases = None
