@@ -22,7 +22,7 @@ import pytest
 from helpers import ROOT
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_file
-from pro_app.storage import Stamp, StaleWrite, Store, files, migrate
+from pro_app.storage import Stamp, StaleWrite, TinyDBStore, files, migrate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "layout-1"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())

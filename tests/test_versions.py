@@ -237,7 +237,11 @@ def test_validate_against_a_data_folder_refuses_a_change_in_meaning_under_the_sa
     assert "versions checked against 1 stored definition(s)" in result.stdout
 
     # The stored definition itself is a valid OLD for `diff`.
-    snapshot = next((data / "definitions").glob("*.json"))
+    if database:  # as `pro-app diff` reads it: the stored snapshot written out as a file
+        snapshot = tmp_path / "stored.json"
+        snapshot.write_text(json.dumps(store.definition_snapshots()[0]), encoding="utf-8")
+    else:
+        snapshot = next((data / "definitions").glob("*.json"))
     result = runner.invoke(main, ["diff", str(snapshot), str(old)])
     assert result.exit_code == 0 and '  patch  questionnaire: title (en) "Mood" -> "Mood today"' in result.output
 

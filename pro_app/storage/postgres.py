@@ -19,6 +19,7 @@ Selected by ``PRO_APP_DATABASE_URL=postgresql://...``; the schema is plain versi
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import secrets
@@ -46,6 +47,15 @@ SESSION_RECORDS_KEPT = 24 * 3600
 DRAFTS_KEPT = 12 * 3600
 PRUNE_EVERY = 60.0
 CONNECT_TIMEOUT = 10
+
+
+def _dumps(value: Any) -> str:
+    # NaN and Infinity are not JSON: refused here, in Python, rather than in an error message that quotes the data.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _json(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=_dumps)
 
 
 def _migrations() -> list[tuple[int, Path]]:
@@ -123,8 +133,8 @@ class _Table:
             if column is None:
                 extra[key] = value
             else:
-                row[column] = Jsonb(value) if key in self.json_fields and value is not None else value
-        row["extra"] = Jsonb(extra)
+                row[column] = _json(value) if key in self.json_fields and value is not None else value
+        row["extra"] = _json(extra)
         return row
 
     def record(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +212,7 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
 def _insert_audit(cur: psycopg.Cursor, entries: list[dict[str, Any]], keep_seq: bool = False) -> None:
     columns = "at, actor, action, entity, entity_id, patient_id, details"
     rows = [(e["at"], e["actor"], e["action"], e["entity"], str(e["id"]), e.get("patient"),
-             Jsonb(e["details"]) if e.get("details") is not None else None) for e in entries]
+             _json(e["details"]) if e.get("details") is not None else None) for e in entries]
     if keep_seq:
         cur.executemany(f"INSERT INTO audit (seq, {columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                         [(audit_order(e), *row) for e, row in zip(entries, rows)])
@@ -220,6 +230,8 @@ class PostgresStore:
     def __init__(self, url: str, pool_size: int | None = None):
         self.url = url
         self.pool_size = pool_size or int(os.environ.get("PRO_APP_DATABASE_POOL", "8"))
+        # How long a request waits for a connection before the page says "could not be saved right now".
+        self.wait = float(os.environ.get("PRO_APP_DATABASE_WAIT", "5"))
         self._pool: ConnectionPool | None = None
         self._pool_pid = 0
         self._abandoned: list[ConnectionPool] = []
@@ -252,7 +264,7 @@ class PostgresStore:
                     self.url, min_size=1, max_size=self.pool_size, open=True, name="pro-app",
                     kwargs={"row_factory": dict_row, "application_name": "pro-app",
                             "connect_timeout": CONNECT_TIMEOUT},
-                    check=ConnectionPool.check_connection, timeout=30.0)
+                    check=ConnectionPool.check_connection, timeout=self.wait)
                 self._pool_pid = pid
             return self._pool
 
@@ -432,7 +444,7 @@ class PostgresStore:
             cur.execute("INSERT INTO definitions (hash, questionnaire, version, definition) VALUES (%s, %s, %s, %s) "
                         "ON CONFLICT (hash) DO NOTHING",
                         (digest_, questionnaire.id, questionnaire.version,
-                         Jsonb(questionnaire.model_dump(mode="json", by_alias=True))))
+                         _json(questionnaire.model_dump(mode="json", by_alias=True))))
         self._definitions.add(digest_)
 
     @staticmethod
@@ -639,7 +651,7 @@ class PostgresStore:
         self._prune("sessions", "DELETE FROM sessions WHERE written < %s", (at - SESSION_RECORDS_KEPT,))
         with self._tx() as cur:
             cur.execute("INSERT INTO sessions (digest, record, written) VALUES (%s, %s, %s)",
-                        (digest(sid), Jsonb({**record, "started": at, "seen": at, "ended": None}), at))
+                        (digest(sid), _json({**record, "started": at, "seen": at, "ended": None}), at))
         return sid
 
     def session(self, sid: str | None) -> dict[str, Any] | None:
@@ -652,7 +664,7 @@ class PostgresStore:
         """Change a live session; an ended one stays ended (the WHERE says so, whichever server asks)."""
         row = self._one("UPDATE sessions SET record = record || %s, written = %s "
                         "WHERE digest = %s AND record->>'ended' IS NULL RETURNING record",
-                        (Jsonb(fields), time.time(), digest(sid)))
+                        (_json(fields), time.time(), digest(sid)))
         return None if row is None else row["record"]
 
     def end_session(self, sid: str | None, reason: str) -> None:
@@ -687,7 +699,7 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute("INSERT INTO drafts (digest, at, fields) VALUES (%s, %s, %s) "
                         "ON CONFLICT (digest) DO UPDATE SET at = excluded.at, fields = excluded.fields",
-                        (digest(f"{owner}\n{key}"), at, Jsonb([list(f) for f in fields])))
+                        (digest(f"{owner}\n{key}"), at, _json([list(f) for f in fields])))
 
     def take_draft(self, owner: str, key: str) -> list[tuple[str, str]] | None:
         row = self._one("DELETE FROM drafts WHERE digest = %s RETURNING at, fields", (digest(f"{owner}\n{key}"),))
@@ -723,7 +735,7 @@ class PostgresStore:
             for snapshot in snapshots:
                 cur.execute("INSERT INTO definitions (hash, questionnaire, version, definition) "
                             "VALUES (%s, %s, %s, %s) ON CONFLICT (hash) DO NOTHING",
-                            (snapshot["hash"], snapshot["id"], snapshot.get("version"), Jsonb(snapshot["definition"])))
+                            (snapshot["hash"], snapshot["id"], snapshot.get("version"), _json(snapshot["definition"])))
 
     def import_patient(self, patient: dict[str, Any], visits: list[dict[str, Any]],
                        responses: list[dict[str, Any]]) -> None:
