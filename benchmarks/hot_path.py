@@ -54,7 +54,8 @@ def _pages(q: Any, answers: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def save_history(work: Path, quick: bool) -> list[dict[str, Any]]:
-    from pro_app.storage import Stamp, Store
+    from pro_app.storage import Stamp
+    from pro_app.storage import TinyDBStore as Store
 
     questionnaires = load_questionnaires()
     histories = (7, 72) if quick else HISTORIES
@@ -103,7 +104,7 @@ def save_history(work: Path, quick: bool) -> list[dict[str, Any]]:
 def visits_and_registration(work: Path, quick: bool) -> list[dict[str, Any]]:
     from pro_app import create_app
     from pro_app.auth import hash_password
-    from pro_app.storage import Store
+    from pro_app.storage import TinyDBStore as Store
 
     questionnaires = load_questionnaires()
     sizes = (15, 500) if quick else (15, 5_000)

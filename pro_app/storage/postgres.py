@@ -142,6 +142,18 @@ class _Table:
         record.update(row.get("extra") or {})
         return record
 
+    def insert_many(self, cur: psycopg.Cursor, records: list[dict[str, Any]]) -> None:
+        """Insert records with the same fields in one round of statements (``executemany``: pipelined)."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for record in records:
+            row = self.row(record)
+            by_columns.setdefault(tuple(row), []).append(row)
+        for columns, rows in by_columns.items():
+            query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                sql.Identifier(self.name), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(sql.Placeholder(c) for c in columns))
+            cur.executemany(query, rows)
+
     def insert(self, cur: psycopg.Cursor, record: dict[str, Any], on_conflict: str = "") -> dict[str, Any] | None:
         row = self.row(record)
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) {} RETURNING *").format(
@@ -742,10 +754,8 @@ class PostgresStore:
         try:
             with self._tx() as cur:
                 PATIENTS.insert(cur, patient)
-                for visit in visits:
-                    VISITS.insert(cur, visit)
-                for response in responses:
-                    RESPONSES.insert(cur, response)
+                VISITS.insert_many(cur, visits)
+                RESPONSES.insert_many(cur, responses)
         except psycopg.errors.UniqueViolation:
             raise ValueError(f"patient {patient['study_code']} already exists") from None
 
