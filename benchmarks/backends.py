@@ -231,16 +231,28 @@ def backends_summary(work: Path, quick: bool) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- exports
 
 
-def _run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Seconds and peak RSS (MB) of a child process."""
+PEAK = """
+import atexit, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return line.split()[1]
+report = sys.argv.pop(1)
+atexit.register(lambda: open(report, "w").write(peak()))
+from pro_app.cli import main
+main(prog_name="pro-app")
+"""
+
+
+def _run_measured(arguments: list[str], env: dict[str, str], report: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MB, the process's own VmHWM: counted from its start, not inherited through fork)."""
     t0 = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(process.pid, 0)
+    done = subprocess.run([sys.executable, "-c", PEAK, str(report), *arguments], env=env, cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - t0
-    stderr = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {stderr[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, stderr
+    if done.returncode != 0:
+        raise RuntimeError(f"pro-app {' '.join(arguments)} failed: {done.stderr[-2000:]}")
+    return seconds, int(report.read_text()) / 1024
 
 
 def backends_export(work: Path, quick: bool) -> list[dict[str, Any]]:
@@ -260,8 +272,8 @@ def backends_export(work: Path, quick: bool) -> list[dict[str, Any]]:
         out[backend] = {}
         for fmt in ("csv", "csv-long", "fhir"):
             target = work / f"export-{backend}.{fmt}"
-            seconds, peak, _ = _run_measured([sys.executable, "-m", "pro_app", "export", "--format", fmt,
-                                              "--out", str(target)], env)
+            seconds, peak = _run_measured(["export", "--format", fmt, "--out", str(target)], env,
+                                          work / "peak.txt")
             out[backend][fmt] = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1),
                                  "file_mb": round(target.stat().st_size / 1e6, 1)}
             target.unlink()
