@@ -32,6 +32,19 @@ def _store():
         raise click.ClickException(str(exc))
 
 
+def _progress(total: int, what: str):
+    """A progress bar of responses on standard error, shown only on a terminal (not in a pipe or a log)."""
+    from tqdm import tqdm
+
+    try:
+        width, height = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        width, height = 0, 0
+    # A terminal that reports no size (a serial console, a bare pty) still gets a bar of 80 columns.
+    return tqdm(total=total, unit=" responses", desc=what, file=sys.stderr, disable=None,
+                ncols=width if width > 0 else 80, nrows=height if height > 0 else 24, mininterval=0.5)
+
+
 def _questionnaires() -> dict:
     """Every questionnaire, or a clear error naming the bad file and line."""
     from .definitions import DefinitionErrors, load_directory
@@ -382,8 +395,6 @@ def validate_studies(paths: tuple[str, ...]) -> None:
 @click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
               help="Language of question texts in the FHIR export.")
 def export(fmt: str, out: str, lang: str) -> None:
-    from tqdm import tqdm
-
     from .catalog import Catalog
     from .export import export_chunks
     from .storage import StorageError
@@ -393,8 +404,7 @@ def export(fmt: str, out: str, lang: str) -> None:
     target = None
     try:
         # Written as it is read, response by response; the bar (on a terminal only) counts responses.
-        with tqdm(total=store.response_count(), unit=" responses", desc=f"export {fmt}", file=sys.stderr,
-                  disable=None, dynamic_ncols=True) as bar:
+        with _progress(store.response_count(), f"export {fmt}") as bar:
             chunks = export_chunks(cat, fmt, lang=lang, progress=bar.update)
             if out == "-":
                 for chunk in chunks:
@@ -495,8 +505,6 @@ def db_upgrade(url: str) -> None:
 @click.option("--from", "source", required=True, metavar="DIR|URL", help="Where the data is now.")
 @click.option("--to", "target", required=True, metavar="DIR|URL", help="An empty data folder or database.")
 def db_copy(source: str, target: str) -> None:
-    from tqdm import tqdm
-
     from .storage import StorageError, is_database_url, open_store
     from .storage.copy import CopyError, copy_store
     from .storage.postgres import redacted
@@ -508,8 +516,7 @@ def db_copy(source: str, target: str) -> None:
     try:
         source_store, target_store = open_store(source), open_store(target)
         try:
-            with tqdm(total=source_store.response_count(), unit=" responses", desc="copy", file=sys.stderr,
-                      disable=None, dynamic_ncols=True) as bar:
+            with _progress(source_store.response_count(), "copy") as bar:
                 report = copy_store(source_store, target_store, progress=bar.update)
         finally:
             source_store.close()

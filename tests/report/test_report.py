@@ -285,3 +285,16 @@ def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp
         assert [c.level.n for c in rows[key].cells] == [2, 2, 0, 0, 0], key
         assert rows[key].cells[1].change.n == 2
     assert rows["sf36.PCS"].measure.label == "Fysisk summaskala"  # the scorer's Swedish label, not its id
+
+
+def test_the_streamed_exports_say_exactly_what_the_whole_exports_say(trial):
+    """Issue 11: written patient by patient (outcome rows and columns, Questionnaires first, included)."""
+    from pro_app.export import export_chunks, export_text
+
+    cat = trial.app.extensions["pro_app"]
+    counted = []
+    for fmt in ("csv", "csv-long", "fhir"):
+        chunks = list(export_chunks(cat, fmt, lang="en", progress=counted.append))
+        assert "".join(chunks) == export_text(cat, fmt, lang="en"), fmt
+    assert "outcome.imacs_met" in export_text(cat, "csv")  # the trial's data has response criteria to export
+    assert sum(counted) == 3 * cat.store.response_count() > 0
