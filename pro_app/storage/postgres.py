@@ -35,8 +35,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .common import (AlreadyCompleted, Answered, NotFound, PatientPage, StaleWrite, Stamp, StorageError, audit_entry,
-                     audit_order, digest, hex_id, new_id, now)
+from .common import (Answered, NotFound, PatientPage, StaleWrite, Stamp, StorageError, answers_saved, audit_entry,
+                     audit_order, digest, hex_id, new_id, now, planned_visits, response_completed)
 
 __all__ = ["PostgresStore", "upgrade", "schema_version", "SCHEMA_VERSION", "MIGRATIONS", "redacted"]
 
@@ -399,24 +399,9 @@ class PostgresStore:
             existing = {row["key"] for row in cur.execute("SELECT key FROM visits WHERE patient_id = %s",
                                                           (patient_id,))}
             entries = []
-            for plan in plans:
-                plan = dict(plan)
-                key = plan.pop("key")
-                if key in existing:
-                    if skip_existing:
-                        continue
-                    raise ValueError(f"visit '{key}' already exists for this patient")
-                questionnaires = list(plan.pop("questionnaires"))
-                visit = {
-                    "id": new_id(), "patient": patient_id, "key": key, "label": plan.pop("label"),
-                    "due": plan.pop("due", None), "questionnaires": questionnaires,
-                    "clinician_forms": list(plan.pop("clinician_forms", None) or []),
-                    "created_at": now(), "created_by": actor, "date": None, **plan,
-                }
+            for visit, details in planned_visits(patient_id, actor, plans, existing, skip_existing):
                 VISITS.insert(cur, visit)
-                existing.add(key)
-                entries.append(audit_entry(actor, "create", "visit", visit["id"], patient_id,
-                                           {"key": key, "questionnaires": questionnaires, **plan}))
+                entries.append(audit_entry(actor, "create", "visit", visit["id"], patient_id, details))
                 created.append(copy.deepcopy(visit))
             _insert_audit(cur, entries)
         return created
@@ -516,33 +501,9 @@ class PostgresStore:
         stored stamp is refused (``StaleWrite``); see ``TinyDBStore.save_answers``."""
         with self._tx() as cur:
             current = self._locked_response(cur, patient_id, response_id)
-            if current["status"] == "completed" and not allow_completed:
-                raise AlreadyCompleted(response_id)
             revision = int(current.get("revision") or 0)
-            if stamp is not None:
-                stamp = Stamp(int(stamp[0]), int(stamp[1]))
-                if stamp.revision > revision or stamp <= Stamp(*(current.get("stamp") or (0, 0))):
-                    raise StaleWrite(response_id)
-                held = list(stamp)
-            else:
-                held = [revision + 1, 0]
-            merged = dict(current["answers"])
-            changes = {}
-            for key, value in answers.items():
-                if merged.get(key) != value:
-                    changes[key] = {"from": merged.get(key), "to": value}
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
-            meta = dict(current.get("item_meta") or {})
-            meta.update(item_meta or {})
-            current.update({"answers": merged, "item_meta": meta, "updated_at": now(), "revision": revision + 1,
-                            "stamp": held})
-            if page is not None:
-                current["page"] = page
-            if language:
-                current["language"] = language
+            update, changes = answers_saved(current, answers, item_meta, page, language, allow_completed, stamp)
+            current.update(update)
             result = RESPONSES.update(cur, current, "id = %(where_id)s AND coalesce(revision, 0) = %(where_revision)s",
                                       {"where_id": response_id, "where_revision": revision})
             if result is None:  # pragma: no cover - the row is locked: nobody can have changed it
@@ -561,12 +522,8 @@ class PostgresStore:
             if current["status"] == "completed":
                 return current, False
             revision = int(current.get("revision") or 0)
-            if expected_revision is not None and expected_revision != revision:
-                raise StaleWrite(response_id)
-            answers = dict(current["answers"])
-            dropped = {aid: {"from": answers.pop(aid), "to": None} for aid in drop if aid in answers}
-            current.update({"status": "completed", "completed_at": now(), "completed_by": actor, "answers": answers,
-                            "revision": revision + 1, "stamp": [revision + 1, 0]})
+            update, dropped = response_completed(current, actor, expected_revision, drop)
+            current.update(update)
             result = RESPONSES.update(cur, current, "id = %(where_id)s AND coalesce(revision, 0) = %(where_revision)s",
                                       {"where_id": response_id, "where_revision": revision})
             if result is None:  # pragma: no cover - the row is locked

@@ -50,8 +50,8 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from . import files
-from .common import (AlreadyCompleted, Answered, NotFound, PatientPage, StaleWrite, Stamp, StorageError, audit_entry,
-                     audit_order, disk_full, hex_id, new_id, now)
+from .common import (Answered, NotFound, PatientPage, Stamp, StorageError, answers_saved, audit_entry, audit_order,
+                     disk_full, hex_id, new_id, now, planned_visits, response_completed)
 from .common import digest as _digest
 from .files import DIR_MODE, FILE_MODE, LockTimeout, exclusive
 from .migrate import LAYOUT, migrate
@@ -390,24 +390,9 @@ class TinyDBStore:
         with self._patient_change(patient_id) as change:
             table = change.db(folder / "patient.json").table("visits")
             existing = {v["key"] for v in table.all()}
-            for plan in plans:
-                plan = dict(plan)
-                key = plan.pop("key")
-                if key in existing:
-                    if skip_existing:
-                        continue
-                    raise ValueError(f"visit '{key}' already exists for this patient")
-                questionnaires = list(plan.pop("questionnaires"))
-                visit = {
-                    "id": new_id(), "patient": patient_id, "key": key, "label": plan.pop("label"),
-                    "due": plan.pop("due", None), "questionnaires": questionnaires,
-                    "clinician_forms": list(plan.pop("clinician_forms", None) or []),
-                    "created_at": now(), "created_by": actor, "date": None, **plan,
-                }
+            for visit, details in planned_visits(patient_id, actor, plans, existing, skip_existing):
                 table.insert(visit)
-                existing.add(key)
-                change.log(actor, "create", "visit", visit["id"], patient_id, key=key, questionnaires=questionnaires,
-                           **plan)
+                change.log(actor, "create", "visit", visit["id"], patient_id, **details)
                 created.append(visit)
         return _copy(created)
 
@@ -509,33 +494,7 @@ class TinyDBStore:
             current = responses.get(doc_id=1)
             if current is None:
                 raise NotFound("response")
-            if current["status"] == "completed" and not allow_completed:
-                raise AlreadyCompleted(response_id)
-            revision = int(current.get("revision") or 0)
-            if stamp is not None:
-                stamp = Stamp(int(stamp[0]), int(stamp[1]))
-                if stamp.revision > revision or stamp <= Stamp(*(current.get("stamp") or (0, 0))):
-                    raise StaleWrite(response_id)
-                held = list(stamp)
-            else:
-                held = [revision + 1, 0]
-            merged = dict(current["answers"])
-            changes = {}
-            for key, value in answers.items():
-                if merged.get(key) != value:
-                    changes[key] = {"from": merged.get(key), "to": value}
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
-            meta = dict(current.get("item_meta") or {})
-            meta.update(item_meta or {})
-            update = {"answers": merged, "item_meta": meta, "updated_at": now(), "revision": revision + 1,
-                      "stamp": held}
-            if page is not None:
-                update["page"] = page
-            if language:
-                update["language"] = language
+            update, changes = answers_saved(current, answers, item_meta, page, language, allow_completed, stamp)
             responses.update(update, doc_ids=[1])
             result = _copy(dict(responses.get(doc_id=1)))
             if changes:
@@ -558,14 +517,8 @@ class TinyDBStore:
                 raise NotFound("response")
             if current["status"] == "completed":
                 return _copy(dict(current)), False
-            revision = int(current.get("revision") or 0)
-            if expected_revision is not None and expected_revision != revision:
-                raise StaleWrite(response_id)
-            answers = dict(current["answers"])
-            dropped = {aid: {"from": answers.pop(aid), "to": None} for aid in drop if aid in answers}
-            responses.update({"status": "completed", "completed_at": now(), "completed_by": actor,
-                              "answers": answers, "revision": revision + 1, "stamp": [revision + 1, 0]},
-                             doc_ids=[1])
+            update, dropped = response_completed(current, actor, expected_revision, drop)
+            responses.update(update, doc_ids=[1])
             result = _copy(dict(responses.get(doc_id=1)))
             if dropped:
                 change.log(actor, "update", "response", response_id, patient_id, answers=dropped)
