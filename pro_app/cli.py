@@ -103,6 +103,10 @@ def _version_errors(questionnaires: dict, data: str) -> list:
     except StorageError as exc:
         raise click.ClickException(str(exc))
     stored, unreadable = stored_definitions(snapshots)
+    if is_database_url(data):
+        from .storage.postgres import redacted
+
+        data = redacted(data)  # never a password on the screen
     for digest in unreadable:
         click.echo(f"warning: {data}/definitions: the stored definition {digest} cannot be read", err=True)
     errors = []

@@ -113,7 +113,10 @@ def _patient_list(form: FlaskForm, search: str, page: int):
         page = pages
         found = catalog().store.patients_page(search, (page - 1) * PATIENTS_PER_PAGE, PATIENTS_PER_PAGE)
     first = (page - 1) * PATIENTS_PER_PAGE + 1
+    lang = current_language()
+    study_titles = {s.id: s.title.get(lang) for s in studies().values()}  # a study's name, never its id
     return render_template("staff/dashboard.html", form=form, patients=found.patients, total=found.total,
+                           study_titles=study_titles,
                            search=search, search_form=SearchForm(formdata=None, q=search), page=page, pages=pages,
                            first=first, last=first + len(found.patients) - 1)
 

@@ -113,3 +113,12 @@ def test_the_audit_table_refuses_updates_deletes_and_truncation(postgres_databas
                 conn.execute(statement)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT actor FROM audit").fetchall() == [("staff:anna",)]
+
+
+def test_a_database_address_is_shown_without_its_password():
+    from pro_app.storage.postgres import redacted
+
+    assert redacted("postgresql://proapp:s3cret@db1,db2/proapp?target_session_attrs=read-write") == \
+        "postgresql://proapp:***@db1,db2/proapp?target_session_attrs=read-write"
+    assert redacted("postgresql:///proapp?host=/run/pg&password=s3cret") == "postgresql:///proapp?host=/run/pg&password=***"
+    assert redacted("postgresql://proapp@db/proapp") == "postgresql://proapp@db/proapp"
