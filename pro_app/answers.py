@@ -82,10 +82,14 @@ def normalise_value(questionnaire: Questionnaire, answer_id: str, value: Any) ->
     options = questionnaire.options_for(answer_id)
     if isinstance(item, MultipleChoice):
         values = value if isinstance(value, list) else [value]
+        if not values:
+            return None  # nothing ticked is no answer; "none of these" is the none option's code
         codes = [o.code for o in options or []]
         chosen = [_code_lookup(codes, v) for v in values]
         if len({str(c) for c in chosen}) != len(chosen):  # a set of known codes: each at most once
             raise ValueError("an option is given more than once")
+        if item.none_option is not None and item.none_option.code in chosen and len(chosen) > 1:
+            raise ValueError("'none of these' cannot be combined with other answers")
         return chosen
     if options is not None:
         if isinstance(value, (list, dict)):

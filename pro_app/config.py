@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 __all__ = ["PROJECT_ROOT", "questionnaire_dir", "studies_dir", "translations_dir", "default_data_dir", "data_dir",
-           "database_url", "storage_address", "from_environment"]
+           "database_url", "storage_address", "from_environment", "enzyme_unit", "clinic_setting"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +41,28 @@ def storage_address() -> str:
     return database_url() or str(data_dir())
 
 
+def enzyme_unit() -> str:
+    """The clinic's lab unit for muscle enzymes (PRO_APP_ENZYME_UNIT: µkat/L, the default, or U/L), as its stored code."""
+    from .scoring.enzymes import enzyme_unit_code
+
+    text = os.environ.get("PRO_APP_ENZYME_UNIT", "µkat/L")
+    try:
+        return enzyme_unit_code(text)
+    except ValueError as exc:
+        raise SystemExit(f"pro-app cannot start: PRO_APP_ENZYME_UNIT: {exc}") from None
+
+
+# A definition's clinic setting (e.g. ``default_from: enzyme_unit``) -> the app.config key holding it.
+CLINIC_SETTING_KEYS = {"enzyme_unit": "ENZYME_UNIT"}
+
+
+def clinic_setting(name: str) -> str | None:
+    """The clinic's value of a named setting in the running app; None outside one."""
+    from flask import current_app, has_app_context
+
+    return current_app.config.get(CLINIC_SETTING_KEYS[name]) if has_app_context() else None
+
+
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
@@ -71,4 +93,6 @@ def from_environment() -> dict:
         "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
         # How many reverse proxies (terminating HTTPS) stand in front: their X-Forwarded-* headers are trusted.
         "TRUSTED_PROXIES": int(os.environ.get("PRO_APP_TRUSTED_PROXY", "0")),
+        # Swedish labs report µkat/L: the enzyme form preselects this unit, summaries show enzymes in it.
+        "ENZYME_UNIT": enzyme_unit(),
     }

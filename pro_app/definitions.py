@@ -28,6 +28,8 @@ __all__ = [
     "Questionnaire",
     "Item",
     "Option",
+    "NoneOption",
+    "CLINIC_SETTINGS",
     "Condition",
     "load_file",
     "load_directory",
@@ -193,12 +195,40 @@ class WithOptions(ItemBase):
         return self.options
 
 
+# Clinic settings a single-choice item may take its preselected answer from, and the codes each can be.
+CLINIC_SETTINGS: dict[str, tuple[str, ...]] = {"enzyme_unit": ("ukat_L", "U_L")}
+
+
 class SingleChoice(WithOptions):
     type: Literal["single"]
+    # Preselect the option the clinic set (e.g. the lab's enzyme unit, PRO_APP_ENZYME_UNIT) when unanswered.
+    default_from: Literal["enzyme_unit"] | None = None
+
+
+class NoneOption(Strict):
+    """The explicit "none of these" answer of a checkbox question: stored as its code, alone.
+
+    Ticking it says "none apply"; leaving every box untouched leaves the question unanswered.
+    """
+
+    code: int | str = "none"
+    text: Text
 
 
 class MultipleChoice(WithOptions):
     type: Literal["multiple"]
+    none_option: NoneOption | None = None
+
+    def option_list(self, questionnaire: "Questionnaire") -> list[Option]:
+        """The options, then the none option (if any) as the last choice."""
+        options = super().option_list(questionnaire)
+        if self.none_option is None:
+            return options
+        return [*options, Option(code=self.none_option.code, text=self.none_option.text)]
+
+    def listed_options(self, questionnaire: "Questionnaire") -> list[Option]:
+        """The options without the none option."""
+        return super().option_list(questionnaire)
 
 
 class YesNo(ItemBase):
@@ -305,6 +335,9 @@ class Questionnaire(Strict):
     # License status of each language version, and who holds it where it is licensed.
     license: Text
     audience: Literal["patient", "clinician"]
+    # Why the instrument's content or scoring is not yet verified against its published source;
+    # shown wherever its scores are (staff pages, the printed summary, exports). None: verified.
+    provisional: Text | None = None
     option_sets: dict[str, list[Option]] = {}
     pages: Annotated[list[Page], Field(min_length=1)]
     scoring: Scoring
@@ -583,6 +616,17 @@ def _cross_checks(q: Questionnaire, file: str, lines: dict[Path_, int], known_sc
                         err(ipath + ("options",), f"unknown option set '{item.options}' (known: {known})")
                 else:
                     _check_options(item.options, ipath + ("options",), err)
+                if not isinstance(item.options, str) or item.options in q.option_sets:
+                    codes = {str(o.code) for o in WithOptions.option_list(item, q)}
+                    if isinstance(item, MultipleChoice) and item.none_option is not None \
+                            and str(item.none_option.code) in codes:
+                        err(ipath + ("none_option", "code"),
+                            f"the none option's code {item.none_option.code!r} is also the code of an option")
+                    if isinstance(item, SingleChoice) and item.default_from is not None:
+                        absent = [c for c in CLINIC_SETTINGS[item.default_from] if c not in codes]
+                        if absent:
+                            err(ipath + ("default_from",), f"the setting '{item.default_from}' can be "
+                                f"{', '.join(absent)}, which is not an option code of this item")
             for aid in item.answer_ids():
                 earlier.add(aid)
                 answer_types[aid] = item

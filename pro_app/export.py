@@ -10,14 +10,20 @@ not a plain number) starts with a ' instead (OWASP: CSV injection).
   ``<questionnaire>.<scale>`` for scores (``<questionnaire>.<scale>_score`` when a scale
   shares its id with an item, as a single visual analogue scale does), plus
   ``<questionnaire>.status``, ``.version``, ``.language`` and ``.completed_at``;
+  ``<questionnaire>.provisional`` (why an unverified instrument is provisional, empty otherwise);
   and ``outcome.*`` for the response criteria of each visit after baseline (IMACS improvement
-  met 1/0, ACR/EULAR total and category, each core set measure's improvement in %);
-* long: one row per patient, visit, questionnaire and item or scale (and ``outcome`` rows);
+  met 1/0, the measures it misses, ACR/EULAR total or its possible range, category, the enzyme
+  followed, and per core set measure the change in % of baseline (IMACS), in % of the scale
+  range (ACR/EULAR) and its ACR/EULAR points);
+* long: one row per patient, visit, questionnaire and item or scale (and ``outcome`` rows,
+  and a ``note`` row ``provisional`` for an unverified instrument);
 * FHIR: a Bundle (type collection) of one Questionnaire per instrument, one
   QuestionnaireResponse per response, and one Observation per score derived from it.
 
 Scores are computed now, from the raw answers and the definition each response was
-answered against, as everywhere else.
+answered against, as everywhere else. Scores and changes are written unrounded (a float's
+shortest form); round them, if at all, in the analysis. A checkbox question answered "none
+of these" holds the none option's code (``none``); an unanswered one is an empty cell.
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ FORMATS = ("csv", "csv-long", "fhir")
 CANONICAL = "urn:pro-app:questionnaire:"
 STUDY_CODE_SYSTEM = "urn:pro-app:study-code"
 VISIT_EXTENSION = "urn:pro-app:fhir:visit"
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 BASE_COLUMNS = ["study_code", "study", "visit", "visit_due"]
 LONG_COLUMNS = BASE_COLUMNS + ["questionnaire", "version", "status", "language", "completed_at", "kind", "name", "value"]
 
@@ -92,15 +99,23 @@ def outcome_cells(cat: Catalog) -> dict[tuple[str, str], dict[str, str]]:
     out: dict[tuple[str, str], dict[str, str]] = {}
     for patient in cat.store.list_patients():
         for comparison in patient_outcomes(cat, patient["id"]):
+            tis = comparison.acr_eular
             cells = {
                 "outcome.imacs_met": cell(comparison.imacs.met),
-                "outcome.acr_eular_total": cell(comparison.acr_eular.total),
-                "outcome.acr_eular_category": comparison.acr_eular.category or "",
+                "outcome.imacs_missing": cell([m.measure for m in comparison.imacs.missing]),
+                "outcome.acr_eular_total": cell(tis.total),
+                "outcome.acr_eular_total_min": cell(tis.total_min),
+                "outcome.acr_eular_total_max": cell(tis.total_max),
+                "outcome.acr_eular_category": tis.category or "",
+                "outcome.enzyme": comparison.enzyme or "",
             }
             by_measure = {m.measure: m for m in comparison.core_set}
+            points = {d.measure: d.points for d in tis.points}
             for measure in CORE_SET:
                 change = by_measure.get(measure)
                 cells[f"outcome.{measure}_improvement_pct"] = cell(change.relative_improvement_pct if change else None)
+                cells[f"outcome.{measure}_acr_eular_pct"] = cell(change.absolute_improvement_pct if change else None)
+                cells[f"outcome.{measure}_acr_eular_points"] = cell(points.get(measure))
             out[(patient["study_code"], comparison.visit)] = cells
     return out
 
@@ -108,8 +123,10 @@ def outcome_cells(cat: Catalog) -> dict[tuple[str, str], dict[str, str]]:
 def _outcome_columns() -> list[str]:
     from .outcomes import CORE_SET
 
-    return (["outcome.imacs_met", "outcome.acr_eular_total", "outcome.acr_eular_category"]
-            + [f"outcome.{m}_improvement_pct" for m in CORE_SET])
+    per_measure = [f"outcome.{m}_{what}" for m in CORE_SET
+                   for what in ("improvement_pct", "acr_eular_pct", "acr_eular_points")]
+    return (["outcome.imacs_met", "outcome.imacs_missing", "outcome.acr_eular_total", "outcome.acr_eular_total_min",
+             "outcome.acr_eular_total_max", "outcome.acr_eular_category", "outcome.enzyme"] + per_measure)
 
 
 def _scale_column(qid: str, scale_id: str, item_ids: set[str]) -> str:
@@ -119,7 +136,11 @@ def _scale_column(qid: str, scale_id: str, item_ids: set[str]) -> str:
 # --------------------------------------------------------------------------- CSV
 
 
-def wide_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
+def _provisional(q: Questionnaire, lang: str) -> str:
+    return q.provisional.get(lang) if q.provisional else ""
+
+
+def wide_rows(cat: Catalog, lang: str = "sv") -> tuple[list[str], list[dict[str, str]]]:
     """Columns and rows of the wide table: one row per patient and visit."""
     rows: dict[tuple[str, str], dict[str, str]] = {}
     columns: dict[str, list[str]] = {}  # questionnaire -> its columns, in definition order
@@ -131,6 +152,8 @@ def wide_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
             if aid not in item_ids:
                 item_ids.append(aid)
         meta = [f"{qid}.{m}" for m in ("status", "version", "language", "completed_at")]
+        if rec.questionnaire.provisional:
+            meta.append(f"{qid}.provisional")
         item_cols = [f"{qid}.{aid}" for aid in item_ids]
         scale_cols = [_scale_column(qid, s.id, set(item_ids)) for s in rec.scales]
         known = columns.setdefault(qid, [])
@@ -143,6 +166,8 @@ def wide_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
         r = rec.response
         row.update({meta[0]: r["status"], meta[1]: r["version"], meta[2]: r.get("language") or "",
                     meta[3]: r.get("completed_at") or ""})
+        if rec.questionnaire.provisional:
+            row[f"{qid}.provisional"] = _provisional(rec.questionnaire, lang)
         for aid, value in r["answers"].items():
             row[f"{qid}.{aid}"] = cell(value)
         for s in rec.scales:
@@ -158,7 +183,7 @@ def wide_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
     return header, ordered
 
 
-def long_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
+def long_rows(cat: Catalog, lang: str = "sv") -> tuple[list[str], list[dict[str, str]]]:
     """Columns and rows of the long table: one row per item answer and per score."""
     out = []
     for rec in records(cat):
@@ -171,6 +196,8 @@ def long_rows(cat: Catalog) -> tuple[list[str], list[dict[str, str]]]:
                 out.append({**base, "kind": "item", "name": aid, "value": cell(r["answers"][aid])})
         for s in rec.scales:
             out.append({**base, "kind": "scale", "name": s.id, "value": cell(s.value)})
+        if rec.questionnaire.provisional:
+            out.append({**base, "kind": "note", "name": "provisional", "value": _provisional(rec.questionnaire, lang)})
     visits = {(row["study_code"], row["visit"]): row for row in out}
     for (study_code, visit), cells in outcome_cells(cat).items():
         if (study_code, visit) not in visits:
@@ -236,6 +263,9 @@ def _question(q: Questionnaire, answer_id: str, item: Any, lang: str) -> dict[st
     options = q.options_for(answer_id)
     if options is not None:
         out["answerOption"] = [{"valueCoding": _coding(q, o, lang)} for o in options]
+        none = getattr(item, "none_option", None)
+        if none is not None:  # "none of these" excludes every other answer
+            out["answerOption"][-1]["extension"] = [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}]
     return out
 
 
@@ -311,9 +341,11 @@ def fhir_questionnaire(q: Questionnaire, lang: str = "sv") -> dict[str, Any]:
         if page.title:
             group["text"] = page.title.get(lang)
         pages.append(with_skip_logic(group, page.show_if))
+    provisional = {"purpose": q.provisional.get(lang)} if q.provisional else {}
     return {
         "resourceType": "Questionnaire", "id": _fhir_id(q.id), "url": _url(q), "version": q.version,
-        "title": q.title.get(lang), "status": "active", "language": lang, "subjectType": ["Patient"],
+        "title": q.title.get(lang), "status": "draft" if q.provisional else "active", **provisional,
+        "language": lang, "subjectType": ["Patient"],
         "description": q.source, "copyright": q.license.get(lang),
         "identifier": [{"system": "urn:pro-app:definition-hash", "value": q.definition_hash}] if q.definition_hash else [],
         "item": pages,
@@ -373,10 +405,14 @@ def _observation(rec: ResponseRecord, s: Scale, response_url: str, lang: str) ->
         "referenceRange": [{"low": {"value": s.min}, "high": {"value": s.max},
                             "text": "higher is better" if s.higher_is_better else "lower is better"}],
     }
+    if s.max is None:
+        del obs["referenceRange"][0]["high"]
     if s.value is None:
         obs["dataAbsentReason"] = {"text": (s.reason or {}).get(lang) or "not computable"}
     else:
         obs["valueQuantity"] = {"value": s.value, **({"unit": s.unit} if s.unit else {})}
+    if rec.questionnaire.provisional:
+        obs["note"] = [{"text": rec.questionnaire.provisional.get(lang)}]
     return obs
 
 
@@ -422,7 +458,7 @@ def export_text(cat: Catalog, fmt: str, lang: str = "sv") -> str:
     """The whole export in one format, as text."""
     if fmt == "fhir":
         return json.dumps(fhir_bundle(cat, lang), ensure_ascii=False, indent=2)
-    header, rows = wide_rows(cat) if fmt == "csv" else long_rows(cat) if fmt == "csv-long" else (None, None)
+    header, rows = wide_rows(cat, lang) if fmt == "csv" else long_rows(cat, lang) if fmt == "csv-long" else (None, None)
     if header is None:
         raise ValueError(f"unknown export format '{fmt}' (known: {', '.join(FORMATS)})")
     buffer = io.StringIO()
@@ -507,7 +543,7 @@ def export_chunks(cat: Catalog, fmt: str, lang: str = "sv",
             columns: dict[str, list[str]] = {}
             outcomes = False
             for one in _by_patient(cat, progress):
-                header, rows = wide_rows(one)
+                header, rows = wide_rows(one, lang)
                 for column in header[len(BASE_COLUMNS):]:
                     if column.startswith("outcome."):
                         outcomes = True
@@ -524,7 +560,7 @@ def export_chunks(cat: Catalog, fmt: str, lang: str = "sv",
         elif fmt == "csv-long":
             def rows() -> Iterator[dict[str, Any]]:
                 for one in _by_patient(cat, progress):
-                    for row in long_rows(one)[1]:
+                    for row in long_rows(one, lang)[1]:
                         if row["kind"] == "outcome":  # the outcome rows follow every item and score row
                             spool.write(json.dumps(row, ensure_ascii=False) + "\n")
                         else:

@@ -9,20 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields.choices import SelectChoice
 
 from .answers import normalise_value, parse_number
+from .config import clinic_setting
 from .definitions import (
     YESNO_OPTIONS,
     DateItem,
     FreeText,
+    MultipleChoice,
     Numeric,
     Page,
     Questionnaire,
     RatingScale,
+    SingleChoice,
     VisualAnalogueScale,
 )
 
@@ -122,6 +126,10 @@ def page_form(q: Questionnaire, page: Page, answers: dict[str, Any], lang: str,
 
     data: dict[str, Any] = {}
     for item in page.items:
+        if isinstance(item, SingleChoice) and item.default_from and answers.get(item.id) is None:
+            preset = clinic_setting(item.default_from)
+            if preset is not None:
+                data[field_name(item.id)] = preset
         for aid in item.answer_ids():
             value = answers.get(aid)
             if value is None:
@@ -156,6 +164,10 @@ def _message(item: Any, error: str) -> str:
         return _("Enter a date as YYYY-MM-DD.")
     if isinstance(item, FreeText):
         return _("The text is too long (at most %(n)s characters).", n=item.max_length)
+    if isinstance(item, MultipleChoice) and item.none_option is not None and "cannot be combined" in error:
+        locale = get_locale()
+        return _("“%(none)s” cannot be combined with other answers.",
+                 none=item.none_option.text.get(locale.language if locale else "sv"))
     return _("Choose one of the options.")
 
 
@@ -178,8 +190,8 @@ def read_answers(q: Questionnaire, page: Page, form: FlaskForm) -> tuple[dict[st
                     errors[aid] = _message(item, "decimals")
                     continue
             try:
-                # An empty checkbox list is kept as []: the person saw the choices and ticked none.
-                answers[aid] = normalise_value(q, aid, None if raw == "" else raw)
+                # Nothing ticked is unanswered (None clears an earlier answer); "none of these" is its own option.
+                answers[aid] = normalise_value(q, aid, None if raw in ("", []) else raw)
             except ValueError as exc:
                 errors[aid] = _message(item, str(exc))
         if isinstance(item, VisualAnalogueScale):

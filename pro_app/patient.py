@@ -31,6 +31,7 @@ from .auth import authenticate, login_refused, start_staff_session
 from .catalog import catalog
 from .definitions import Questionnaire
 from .forms import page_form, read_page_post
+from .scoring import is_answered
 from .storage import AlreadyCompleted, NotFound, StaleWrite, Stamp, StorageError
 from .web import current_language
 
@@ -320,17 +321,15 @@ def _review_rows(q: Questionnaire, answers: dict[str, Any], lang: str) -> list[d
                 value = answers.get(aid)
                 rows.append({
                     "id": aid, "text": q.answer_text(aid, lang), "page": index, "required": item.required,
-                    "answered": value not in (None, ""), "shown": _shown_value(q, item, aid, value, lang),
+                    "answered": is_answered(value), "shown": _shown_value(q, item, aid, value, lang),
                     "grid_title": item.text.get(lang) if item.type == "grid" else None,
                 })
     return rows
 
 
 def _shown_value(q: Questionnaire, item: Any, aid: str, value: Any, lang: str) -> str:
-    if value in (None, ""):
+    if not is_answered(value):  # an empty list too: "none of these" is the definition's own option
         return ""
-    if value == []:
-        return _("None of these")
     if item.type == "vas":
         return _("Marked on the line")  # never the number: the patient rates, the clinic measures
     options = q.options_for(aid)

@@ -19,11 +19,17 @@ Statistics, stated in the report as here:
   ``permutation_test``, exhaustive); otherwise the normal approximation with the tie
   correction and no continuity correction. A small open-label study is exactly where a normal
   approximation misleads, hence exact p-values up to the size of such a study.
-  Differences are compared at 1e-9 so that float noise (55.3 - 42.1) does not split a tie.
+  Values and differences are the scores' exact fractions (``Scale.exact``), so a zero and a tie
+  are exact; ranks are taken from them before scipy sees a float. (A caller passing floats gets
+  them compared at 1e-9, so float noise such as 55.3 - 42.1 does not split a tie.)
 * p-values are descriptive: not adjusted for the many measures and visits.
+* The core set's enzyme is, per patient, the enzyme the criteria follow (``outcomes``), as a
+  multiple of the lab's upper limit of normal, so patients on different enzymes share one row.
+* Responders: evaluable exactly when a criterion is decided, missing measures or not (then
+  footnoted with the measures missing).
 
-Scores come from ``scoring.score`` (``Scale.value``) and the criteria from
-``outcomes.patient_outcomes``; the adapter to both is ``_ScoreReader`` and ``_responders``
+Scores come from ``scoring.score`` (``Scale.exact``) and the criteria from
+``outcomes.patient_outcomes``; the adapter to both is ``_ScoreReader`` and ``_criteria``
 below, so a change there is a change in one place.
 """
 from __future__ import annotations
@@ -31,7 +37,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Iterable
 
@@ -39,7 +47,10 @@ import numpy as np
 from scipy import stats
 
 from .catalog import Catalog
-from .scoring import Scale, score
+from .config import clinic_setting, enzyme_unit
+from .outcomes import CORE_SET, CORE_SET_SOURCES, MEASURE_LABELS, patient_outcomes
+from .scoring import Scale, as_exact, score
+from .scoring.enzymes import ENZYMES, UNITS, enzyme_unit_code, from_u_per_l, to_u_per_l, unit_symbol
 from .studies import Study
 
 __all__ = ["StudyReport", "build_report", "VISIT_STATES", "QUANTILE_METHOD", "signed_rank", "describe",
@@ -52,13 +63,18 @@ EXACT_MAX_N = 50
 TIE_TOLERANCE_DECIMALS = 9
 # The primary outcome of the anakinra study (Zong M et al. Ann Rheum Dis 2014;73:913-20): FI-2.
 PRIMARY_OUTCOME = ("mfi2", "FI2_total")
-AE_SCORER = "adverse_events"
-# Enzyme units: stored code or shown text -> (shown text, factor to U/L). 1 µkat/L = 60 U/L
-# (1 U = 1 µmol/min = 1/60 µkat). Values are converted to one unit per enzyme before any statistic.
-ENZYME_UNITS: dict[str, tuple[str, float]] = {
-    "U_L": ("U/L", 1.0), "U/L": ("U/L", 1.0),
-    "ukat_L": ("µkat/L", 60.0), "µkat/L": ("µkat/L", 60.0),
+# The core set's muscle enzyme: per patient the enzyme the response criteria follow (the most abnormal
+# at baseline, ``outcomes``), at each visit as value / the lab's upper limit of normal, so that patients
+# followed on different enzymes share one row. Each enzyme keeps its own row, in its unit, with the enzymes.
+ENZYME_FOLLOWED = ("enzymes", "enzyme_followed_xULN")
+ENZYME_FOLLOWED_LABEL = {
+    "en": "Muscle enzyme most abnormal at baseline, multiple of the upper limit of normal",
+    "sv": "Muskelenzymet som var mest avvikande vid baslinjen, multipel av övre referensgränsen",
 }
+# The most abnormal enzyme of each visit may be another enzyme than at baseline: its change from
+# baseline compares two enzymes, so the report leaves it out (the criteria never use it).
+LEFT_OUT = {("enzymes", "enzyme_most_abnormal")}
+AE_SCORER = "adverse_events"
 UNIT_TEXT: dict[str, dict[str, str] | None] = {"xULN": None, "mm": {"sv": "mm", "en": "mm"},
                                                 "cm": {"sv": "cm", "en": "cm"}, "%": {"sv": "%", "en": "%"}}
 
@@ -81,8 +97,9 @@ class Summary:
     q3: float | None = None
 
 
-def describe(values: Iterable[float]) -> Summary:
-    a = np.asarray(list(values), dtype=float)
+def describe(values: Iterable[Fraction | float]) -> Summary:
+    """n, median and quartiles (type 7) of exact values; the float is taken only here, unrounded."""
+    a = np.asarray([float(v) for v in values], dtype=float)
     if a.size == 0:
         return Summary(0)
     q1, median, q3 = np.percentile(a, [25, 50, 75], method=QUANTILE_METHOD)
@@ -100,31 +117,52 @@ class SignedRank:
     method: str  # exact | exact_conditional | normal | none
 
 
-def signed_rank(differences: Iterable[float]) -> SignedRank:
-    """Two-sided Wilcoxon signed-rank test; see the module docstring for the choices made."""
-    d = np.round(np.asarray(list(differences), dtype=float), TIE_TOLERANCE_DECIMALS)
-    nonzero = d[d != 0]
-    n = int(nonzero.size)
+def _exact(x: Fraction | float) -> Fraction:
+    """A difference as an exact fraction; a float is first taken to 1e-9 so that float noise is no difference."""
+    if isinstance(x, (float, np.floating)):
+        return as_exact(round(float(x), TIE_TOLERANCE_DECIMALS))
+    return as_exact(int(x) if isinstance(x, np.integer) else x)
+
+
+def _midranks(values: list[Fraction]) -> list[float]:
+    """Ranks 1..n of exact values, tied values sharing the mean of their ranks."""
+    counts = Counter(values)
+    rank_of, below = {}, 0
+    for v in sorted(counts):
+        rank_of[v] = below + (counts[v] + 1) / 2
+        below += counts[v]
+    return [rank_of[v] for v in values]
+
+
+def signed_rank(differences: Iterable[Fraction | float]) -> SignedRank:
+    """Two-sided Wilcoxon signed-rank test; see the module docstring for the choices made.
+
+    Zeros and ties are decided on exact values; scipy is given the signed ranks, whose ranks are
+    those of the differences, so its statistic and p are those of the differences themselves.
+    """
+    d = [_exact(x) for x in differences]
+    nonzero = [x for x in d if x != 0]
+    n = len(nonzero)
     if n == 0:
-        return SignedRank(int(d.size), 0, None, None, "none")
-    ties = np.unique(np.abs(nonzero)).size < n
+        return SignedRank(len(d), 0, None, None, "none")
+    ranks = np.array(_midranks([abs(x) for x in nonzero]))
+    signed = np.where(np.array([x > 0 for x in nonzero]), ranks, -ranks)
+    ties = len(set(map(abs, nonzero))) < n
     if ties and n <= EXACT_WITH_TIES_MAX_N:
         # The distribution of T+ over all 2^n sign patterns of these (mid-)ranks: what
         # wilcoxon(method=PermutationMethod()) computes, with the statistic vectorized (~100x faster).
-        ranks = stats.rankdata(np.abs(nonzero))
-
         def t_plus(x: np.ndarray, axis: int = -1) -> np.ndarray:
             return np.sum(np.where(x > 0, ranks, 0.0), axis=axis)
 
-        result = stats.permutation_test((nonzero,), t_plus, permutation_type="samples", vectorized=True,
+        result = stats.permutation_test((signed,), t_plus, permutation_type="samples", vectorized=True,
                                         n_resamples=np.inf, alternative="two-sided")
         t = float(result.statistic)
-        return SignedRank(int(d.size), n, min(t, float(ranks.sum()) - t), min(1.0, float(result.pvalue)),
+        return SignedRank(len(d), n, min(t, float(ranks.sum()) - t), min(1.0, float(result.pvalue)),
                           "exact_conditional")
     method = "exact" if not ties and n <= EXACT_MAX_N else "normal"
-    result = stats.wilcoxon(nonzero, zero_method="wilcox", correction=False, alternative="two-sided",
+    result = stats.wilcoxon(signed, zero_method="wilcox", correction=False, alternative="two-sided",
                             method="exact" if method == "exact" else "asymptotic")
-    return SignedRank(int(d.size), n, float(result.statistic), min(1.0, float(result.pvalue)), method)
+    return SignedRank(len(d), n, float(result.statistic), min(1.0, float(result.pvalue)), method)
 
 
 # --------------------------------------------------------------------------- the data cut
@@ -263,6 +301,9 @@ class Measure:
     hi: float | None  # None: no natural upper bound (enzymes): charts fit the data
     core: str | None = None  # the core set measure it stands for (outcomes.CORE_SET)
     anchor: str = ""
+    provisional: str | None = None  # why the instrument is not yet verified, in the report's language
+    enzymes: list[tuple[str, int]] = field(default_factory=list)  # the enzyme followed: (name, patients)
+    reference: float | None = None  # a line worth drawing on its plot (1 x the upper limit of normal)
 
 
 @dataclass
@@ -286,6 +327,7 @@ class MeasureGroup:
     rows: list[MeasureRow]
     primary: bool = False
     core: bool = False
+    provisional: str | None = None
 
 
 # --------------------------------------------------------------------------- responders
@@ -297,12 +339,28 @@ class ResponderRow:
     study_code: str
     visit_id: str | None
     state: str  # done, overdue or missed
-    imacs: bool | None
+    imacs: bool | None  # None: not decided (not evaluable)
     imacs_reason: str | None
-    tis_total: float | None
-    tis_category: str | None
+    tis_total: float | None  # None unless every core set measure is known
+    tis_category: str | None  # None: not decided (not evaluable)
     tis_reason: str | None
-    missing: list[str]  # core set measures missing (the result may still be decided)
+    missing: list[str]  # core set measures missing, by name (the result may still be decided)
+    tis_min: float | None = None  # the range of totals the missing measures allow
+    tis_max: float | None = None
+
+    @property
+    def measured(self) -> bool:
+        """Some core set measure was recorded at both visits (a visit not done may still have forms)."""
+        return len(self.missing) < len(CORE_SET)
+
+    @property
+    def imacs_despite_missing(self) -> bool:
+        """Decided although measures are missing: every value they could take gives the same answer."""
+        return self.imacs is not None and bool(self.missing)
+
+    @property
+    def tis_despite_missing(self) -> bool:
+        return self.tis_category is not None and bool(self.missing)
 
 
 @dataclass
@@ -315,10 +373,24 @@ class ResponderCount:
     tis: dict[str, int]  # at least minimal / moderate / major
     tis_evaluable: int
     rows: list[ResponderRow]
+    footnote: int | None = None  # the number of the footnote on the patients decided despite missing measures
 
     @property
     def not_evaluable(self) -> list[ResponderRow]:
         return [r for r in self.rows if r.imacs is None or r.tis_category is None]
+
+    @property
+    def despite_missing(self) -> list[ResponderRow]:
+        """Patients counted as evaluable for a criterion although core set measures are missing."""
+        return [r for r in self.rows if r.imacs_despite_missing or r.tis_despite_missing]
+
+    @property
+    def imacs_despite_missing(self) -> int:
+        return sum(r.imacs_despite_missing for r in self.rows)
+
+    @property
+    def tis_despite_missing(self) -> int:
+        return sum(r.tis_despite_missing for r in self.rows)
 
 
 TIS_LEVELS = ("minimal", "moderate", "major")
@@ -387,6 +459,8 @@ class Spaghetti:
     y_ticks: list[dict[str, Any]]  # y, value
     tick_decimals: int
     better_y: float
+    reference_y: float | None = None  # where the measure's reference line is (1 x ULN), if on the plot
+    better_label_y: float = 0.0  # the "better" label: at the better end, clear of the reference line
 
 
 # --------------------------------------------------------------------------- the report
@@ -436,16 +510,18 @@ def _text(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
 
 
 class _ScoreReader:
-    """The one adapter to the scorers: each completed response scored once, values in one unit per scale."""
+    """The one adapter to the scorers: each completed response scored once, exact values in one unit per scale."""
 
-    def __init__(self, cat: Catalog):
+    def __init__(self, cat: Catalog, lab_unit: str):
         self.cat = cat
+        self.lab_unit = lab_unit  # the clinic's unit code (PRO_APP_ENZYME_UNIT), as on the summaries
         self.scales: dict[tuple[str, str], Scale] = {}  # the first seen, for labels and ranges
         self.order: dict[str, list[str]] = {}
-        self.units: dict[tuple[str, str], dict[str, int]] = {}
+        self.units: dict[tuple[str, str], dict[str, int]] = {}  # lab values: unit code -> how often recorded
         self.fingerprints: dict[tuple[str, str, str], int] = {}
 
-    def read(self, response: dict[str, Any]) -> dict[tuple[str, str], tuple[float, str | None]]:
+    def read(self, response: dict[str, Any]) -> dict[tuple[str, str], tuple[Fraction, str | None]]:
+        """Each scale's exact value with, for a lab value, the code of the unit it was recorded in."""
         q = self.cat.for_response(response)
         if q is None:
             return {}
@@ -458,58 +534,65 @@ class _ScoreReader:
             if "repetitions" in s.extra:
                 # FI-2 tasks: the repetitions counted, as their labels say (the scale is % of the task's maximum).
                 reps = s.extra["repetitions"]
-                s = replace(s, value=None if reps is None else float(reps), unit=None, decimals=0,
+                s = replace(s, value=None if reps is None else as_exact(reps), unit=None, decimals=0,
                             max=float(s.extra.get("max_repetitions") or s.max))
             k = (q.id, s.id)
             if k not in self.scales:
                 self.scales[k] = s
                 order.append(s.id)
-            if s.value is None:
+            if s.exact is None:
                 continue
-            unit = s.unit if s.unit in ENZYME_UNITS else None
-            if unit:
+            unit = None
+            if _is_lab_value(s):
+                unit = s.extra.get("unit")
+                if unit not in UNITS:
+                    continue  # recorded without its unit: it cannot be placed beside the others
                 counts = self.units.setdefault(k, {})
-                counts[ENZYME_UNITS[unit][0]] = counts.get(ENZYME_UNITS[unit][0], 0) + 1
-            values[k] = (float(s.value), unit)
+                counts[unit] = counts.get(unit, 0) + 1
+            values[k] = (s.exact, unit)
         return values
 
     def shown_unit(self, k: tuple[str, str]) -> str | None:
-        """The unit an enzyme is shown in: the one most of its values were recorded in."""
-        counts = self.units.get(k)
-        if not counts:
-            return None
-        return max(sorted(counts), key=lambda u: counts[u])
+        """The code of the unit a lab value is shown in: the clinic's, as on the patients' summaries."""
+        return self.lab_unit if self.units.get(k) else None
 
-    def convert(self, k: tuple[str, str], value: float, unit: str | None) -> float:
+    def convert(self, k: tuple[str, str], value: Fraction, unit: str | None) -> Fraction:
+        """``value`` in the scale's shown unit, exactly (1 µkat/L = 60 U/L)."""
         target = self.shown_unit(k)
-        if unit is None or target is None:
+        if unit is None or target is None or unit == target:
             return value
-        factor_from = ENZYME_UNITS[unit][1]
-        factor_to = next(f for text, f in ENZYME_UNITS.values() if text == target)
-        return value * factor_from / factor_to
+        return from_u_per_l(to_u_per_l(value, unit), target)
 
 
-def _responders(cat: Catalog, patient_id: str, lang: str) -> dict[str, Any]:
-    """The one adapter to the criteria: per visit key, IMACS met and the ACR/EULAR total and category."""
-    from .outcomes import MEASURE_LABELS, patient_outcomes
+def _is_lab_value(s: Scale) -> bool:
+    return "value_U_L" in (s.extra or {})  # the enzymes scorer's values, which carry their unit
 
+
+def _criteria(cat: Catalog, patient_id: str, lang: str) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The one adapter to the criteria (``outcomes.patient_outcomes``, as on the patient's summary):
+    the enzyme they follow for this patient and, per visit key, IMACS and ACR/EULAR as decided there."""
+    comparisons = patient_outcomes(cat, patient_id)
+    enzyme = next((c.enzyme for c in comparisons if c.enzyme), None)
     out = {}
-    for c in patient_outcomes(cat, patient_id):
+    for c in comparisons:
         imacs, tis = c.imacs, c.acr_eular
-        missing = {m.measure for m in list(imacs.missing or []) + list(tis.missing or [])}
+        missing = {m.measure for m in list(imacs.missing) + list(tis.missing)}
         out[c.visit] = {
             "imacs": imacs.met, "imacs_reason": _text(imacs.reason, lang) if imacs.met is None else None,
-            "tis_total": tis.total, "tis_category": tis.category,
-            "tis_reason": _text(tis.reason, lang) if tis.total is None else None,
-            "missing": [_text(MEASURE_LABELS.get(m), lang, m) for m in sorted(missing)],
+            "tis_total": tis.total, "tis_min": tis.total_min, "tis_max": tis.total_max, "tis_category": tis.category,
+            "tis_reason": _text(tis.reason, lang) if tis.category is None else None,
+            "missing": [m for m in CORE_SET if m in missing],
         }
-    return out
+    return enzyme, out
 
 
 def _core_sources() -> dict[str, tuple[str, str]]:
-    from .outcomes import CORE_SET_SOURCES
+    """Core set measure -> where the report reads it: the criteria's sources, the enzyme as it follows it."""
+    return {**CORE_SET_SOURCES, "enzyme": ENZYME_FOLLOWED}
 
-    return dict(CORE_SET_SOURCES)
+
+def _measure_names(measures: list[str], lang: str) -> list[str]:
+    return [_text(MEASURE_LABELS.get(m), lang, m) for m in measures]
 
 
 def _nice_max(value: float) -> float:
@@ -520,6 +603,11 @@ def _nice_max(value: float) -> float:
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude  # pragma: no cover
+
+
+def _decimals_of(step: float) -> int:
+    """The decimals that show every multiple of ``step`` as it is (2.5 -> 1, 0.75 -> 2), at most 2."""
+    return next((d for d in range(2) if abs(step * 10 ** d - round(step * 10 ** d)) < 1e-9), 2)
 
 
 def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[float | None]]) -> Spaghetti:
@@ -566,13 +654,21 @@ def _spaghetti(measure: Measure, visit_labels: list[str], series: list[list[floa
             median_points.append({"x": x_of(i), "y": y_of(med), "value": med, "n": len(column)})
     median_line = " ".join(f"{p['x']},{p['y']}" for p in median_points)
     ticks = [{"y": y_of(lo + span * k / 4), "value": lo + span * k / 4} for k in range(5)]
+    ref = measure.reference
+    reference_y = y_of(ref) if ref is not None and lo < ref < hi else None
+    better_y = y_of(hi if measure.higher_is_better else lo)
+    at_top = better_y < (m["top"] + CHART_HEIGHT - m["bottom"]) / 2
+    # Inside the plot at the better end; past the reference line when that runs close to the end.
+    edge = reference_y if reference_y is not None and abs(reference_y - better_y) < 20 else better_y
+    better_label_y = edge + 15 if at_top else edge - 5
     return Spaghetti(
         measure=measure, width=CHART_WIDTH, height=CHART_HEIGHT, left=m["left"], right=CHART_WIDTH - m["right"],
         top=m["top"], bottom=CHART_HEIGHT - m["bottom"], lines=lines, points=points,
         median_line=median_line if len(median_points) > 1 else "", median_points=median_points,
         x_labels=[{"x": x_of(i), "text": label, "n": sum(s[i] is not None for s in series)}
                   for i, label in enumerate(visit_labels)],
-        y_ticks=ticks, tick_decimals=0 if span >= 8 else 2, better_y=y_of(hi if measure.higher_is_better else lo),
+        y_ticks=ticks, tick_decimals=_decimals_of(span / 4), better_y=better_y,
+        reference_y=reference_y, better_label_y=better_label_y,
     )
 
 
@@ -617,6 +713,10 @@ def _tolerability(cat: Catalog, events: list[AdverseEvent], patients: list[Patie
     )
 
 
+def _float(x: Fraction | None) -> float | None:
+    return None if x is None else float(x)
+
+
 def _fingerprint(digest: str) -> str:
     return digest.split(":")[-1][:12]
 
@@ -632,13 +732,14 @@ def _software() -> dict[str, str]:
 
 
 def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = None,
-                 generated: dt.datetime | None = None) -> StudyReport:
-    """The report of ``study`` with the data as it stood at the end of ``as_of`` (default today)."""
+                 generated: dt.datetime | None = None, lab_unit: str | None = None) -> StudyReport:
+    """The report of ``study`` with the data as it stood at the end of ``as_of`` (default today);
+    lab values in ``lab_unit`` (a unit code; default the clinic's, ``PRO_APP_ENZYME_UNIT``)."""
     as_of = as_of or dt.date.today()
     generated = generated or dt.datetime.now(dt.timezone.utc)
     store = AsOf(cat.store, as_of)
     cut = Catalog(cat.questionnaires, store, cat._snapshots)
-    reader = _ScoreReader(cut)
+    reader = _ScoreReader(cut, lab_unit or clinic_setting("enzyme_unit") or enzyme_unit())
     plan = study.visits
     visit_keys = [v.key for v in plan]
     visits = [{"key": v.key, "label": _text(v.label.model_dump(), lang, v.key), "anchor": f"v{i}"}
@@ -647,7 +748,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
     ae_ids = {qid for qid, q in cat.questionnaires.items() if q.scoring.scorer == AE_SCORER}
 
     grid: list[PatientRow] = []
-    raw: dict[tuple[str, str], dict[tuple[str, str], tuple[float, str | None]]] = {}
+    raw: dict[tuple[str, str], dict[tuple[str, str], tuple[Fraction, str | None]]] = {}
     visit_ids: dict[tuple[str, str], str] = {}
     events: list[AdverseEvent] = []
     ae_forms = 0
@@ -675,7 +776,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
             if not v:
                 continue
             visit_ids[(patient["id"], plan_visit.key)] = v["id"]
-            values: dict[tuple[str, str], tuple[float, str | None]] = {}
+            values: dict[tuple[str, str], tuple[Fraction, str | None]] = {}
             for qid, r in sorted(completed.items()):
                 if qid in ae_ids:
                     ae_forms += 1
@@ -685,20 +786,39 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
             raw[(patient["id"], plan_visit.key)] = values
         grid.append(PatientRow(patient["id"], patient["study_code"], cells))
 
+    # ---- the criteria, and the enzyme they follow for each patient: its multiple of the upper limit
+    # of normal at each visit is the core set's enzyme row (as the scorer computes it, value / ULN).
+    criteria = {row.patient_id: _criteria(cut, row.patient_id, lang) for row in grid}
+    per_patient = {pid: by_visit for pid, (_enzyme, by_visit) in criteria.items()}
+    followed = {pid: enzyme for pid, (enzyme, _by_visit) in criteria.items() if enzyme}
+    for (pid, _vkey), values in raw.items():
+        ratio = values.get(("enzymes", f"{followed.get(pid)}_xULN"))
+        if ratio is not None:
+            values[ENZYME_FOLLOWED] = ratio
+    enzymes_followed = Counter(followed.values())
+
     # ---- measures, in the order of the table: core set, primary outcome, then each questionnaire
     core = _core_sources()
     core_of = {src: name for name, src in core.items()}
+    provisional = {qid: _text(q.provisional.model_dump(), lang) if q.provisional else None
+                   for qid, q in cat.questionnaires.items()}
     planned_ids: list[str] = []
     for v in plan:
         for qid in list(v.questionnaires) + list(v.clinician_forms):
             if qid not in planned_ids and qid not in ae_ids:
                 planned_ids.append(qid)
-    seen = {k for values in raw.values() for k in values}
+    seen = {k for values in raw.values() for k in values} - LEFT_OUT
 
     def measure(k: tuple[str, str]) -> Measure:
+        if k == ENZYME_FOLLOWED:
+            return Measure(key=f"{k[0]}.{k[1]}", questionnaire=k[0], scale=k[1],
+                           label=_text(ENZYME_FOLLOWED_LABEL, lang), unit=None, decimals=2, higher_is_better=False,
+                           lo=0.0, hi=None, core="enzyme", reference=1.0,
+                           enzymes=[(_text(ENZYMES[e], lang, e), enzymes_followed[e]) for e in ENZYMES
+                                    if e in enzymes_followed])
         s = reader.scales[k]
         unit_code = s.unit
-        shown = reader.shown_unit(k)
+        shown = unit_symbol(reader.shown_unit(k))
         if shown:
             unit = shown
         elif unit_code in UNIT_TEXT:
@@ -712,7 +832,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
         decimals = s.decimals if not shown else (2 if shown == "µkat/L" else 0)
         return Measure(key=f"{k[0]}.{k[1]}", questionnaire=k[0], scale=k[1], label=label,
                        unit=unit, decimals=decimals, higher_is_better=s.higher_is_better, lo=s.min,
-                       hi=s.max if bounded else None, core=core_of.get(k))
+                       hi=s.max if bounded else None, core=core_of.get(k), provisional=provisional.get(k[0]))
 
     groups: list[MeasureGroup] = []
     core_keys = [src for src in core.values() if src in seen]
@@ -723,13 +843,13 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
         keys = [(qid, sid) for sid in reader.order.get(qid, []) if (qid, sid) in seen and (qid, sid) not in core_keys]
         if keys:
             groups.append(MeasureGroup(titles.get(qid, qid), [MeasureRow(measure(k), []) for k in keys],
-                                       primary=qid == PRIMARY_OUTCOME[0]))
+                                       primary=qid == PRIMARY_OUTCOME[0], provisional=provisional.get(qid)))
     all_rows = [row for g in groups for row in g.rows]
     for i, row in enumerate(all_rows):
         row.measure.anchor = f"m{i}"
 
     # ---- exact values per patient-visit, converted to each measure's unit
-    def value(pid: str, vkey: str, k: tuple[str, str]) -> float | None:
+    def value(pid: str, vkey: str, k: tuple[str, str]) -> Fraction | None:
         found = raw.get((pid, vkey), {}).get(k)
         return None if found is None else reader.convert(k, *found)
 
@@ -747,9 +867,9 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
                 cell.test = signed_rank(diffs)
             row.cells.append(cell)
 
-    # ---- responders
+    # ---- responders: evaluable exactly when the criterion is decided, missing measures or not
     responders = []
-    per_patient = {row.patient_id: _responders(cut, row.patient_id, lang) for row in grid}
+    footnotes = 0
     for i, info in enumerate(visits[1:], start=1):
         rows = []
         for prow in grid:
@@ -759,14 +879,19 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
                 continue  # not due yet: not counted at this visit
             rows.append(ResponderRow(prow.patient_id, prow.study_code, visit_ids.get((prow.patient_id, info["key"])),
                                      state, found["imacs"], found["imacs_reason"], found["tis_total"],
-                                     found["tis_category"], found["tis_reason"], found["missing"]))
+                                     found["tis_category"], found["tis_reason"], _measure_names(found["missing"], lang),
+                                     found["tis_min"], found["tis_max"]))
         evaluable_tis = [r for r in rows if r.tis_category is not None]
         reached = {level: sum(1 for r in evaluable_tis if r.tis_category in TIS_LEVELS[j:])
                    for j, level in enumerate(TIS_LEVELS)}
-        responders.append(ResponderCount(
+        count = ResponderCount(
             info["key"], info["label"], f"r{i}", imacs_met=sum(1 for r in rows if r.imacs is True),
             imacs_evaluable=sum(1 for r in rows if r.imacs is not None), tis=reached,
-            tis_evaluable=len(evaluable_tis), rows=rows))
+            tis_evaluable=len(evaluable_tis), rows=rows)
+        if count.despite_missing:
+            footnotes += 1
+            count.footnote = footnotes
+        responders.append(count)
 
     # ---- counts per visit and the visits to chase
     counts = []
@@ -791,7 +916,8 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
                                                           (r.measure.questionnaire, r.measure.scale) == PRIMARY_OUTCOME]
     for row in pictured:
         k = (row.measure.questionnaire, row.measure.scale)
-        plots.append(_spaghetti(row.measure, labels, [[value(pid, vkey, k) for vkey in visit_keys] for pid in pids]))
+        plots.append(_spaghetti(row.measure, labels, [[_float(value(pid, vkey, k)) for vkey in visit_keys]
+                                                      for pid in pids]))
 
     # ---- listings (what every number links to) and the analysis dataset
     listings = []
@@ -799,9 +925,11 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
         k = (row.measure.questionnaire, row.measure.scale)
         listings.append((row.measure, [
             {"study_code": prow.study_code, "patient_id": prow.patient_id,
-             "values": [(value(prow.patient_id, vkey, k), visit_ids.get((prow.patient_id, vkey))) for vkey in visit_keys]}
+             "values": [(value(prow.patient_id, vkey, k), visit_ids.get((prow.patient_id, vkey))) for vkey in visit_keys],
+             # the enzyme behind the core set's enzyme row, patient by patient
+             "note": _text(ENZYMES.get(followed.get(prow.patient_id, "")), lang) if k == ENZYME_FOLLOWED else None}
             for prow in grid]))
-    dataset = _dataset(grid, visits, all_rows, value, per_patient)
+    dataset = _dataset(grid, visits, all_rows, value, per_patient, followed)
 
     used = [DefinitionUsed(titles.get(qid, qid), ver, _fingerprint(digest), n)
             for (qid, ver, digest), n in sorted(reader.fingerprints.items())]
@@ -850,18 +978,20 @@ def _int(value: Any) -> int | None:
 
 
 def _dataset(grid: list[PatientRow], visits: list[dict[str, Any]], rows: list[MeasureRow],
-             value: Callable[[str, str, tuple[str, str]], float | None], responders: dict[str, Any]
-             ) -> tuple[list[str], list[list[Any]]]:
-    """One row per patient-visit: the exact scores (each enzyme in its shown unit) and the criteria."""
+             value: Callable[[str, str, tuple[str, str]], Fraction | None], responders: dict[str, Any],
+             followed: dict[str, str]) -> tuple[list[str], list[list[Any]]]:
+    """One row per patient-visit: the exact scores (each enzyme in its shown unit), the enzyme the
+    criteria follow and the criteria, with the range of totals and the measures missing."""
     def column(m: Measure) -> str:
-        if m.unit in {text for text, _f in ENZYME_UNITS.values()}:
-            return f"{m.key}_{'ukat_L' if m.unit == 'µkat/L' else 'U_L'}"
+        if m.unit in {symbol for symbol, _factor in UNITS.values()}:
+            return f"{m.key}_{enzyme_unit_code(m.unit)}"
         return m.key
 
     header = (["study_code", "visit", "visit_number", "due", "window_days", "state", "visit_date", "forms_planned",
-               "forms_completed", "days_from_baseline"]
+               "forms_completed", "days_from_baseline", "enzyme_followed"]
               + [column(r.measure) for r in rows]
-              + ["imacs_improvement_met", "acr_eular_total", "acr_eular_category"])
+              + ["imacs_improvement_met", "acr_eular_total", "acr_eular_total_min", "acr_eular_total_max",
+                 "acr_eular_category", "criteria_measures_missing"])
     out = []
     for prow in grid:
         base_date = prow.cells[0].date or prow.cells[0].due
@@ -870,9 +1000,11 @@ def _dataset(grid: list[PatientRow], visits: list[dict[str, Any]], rows: list[Me
             crit = responders[prow.patient_id].get(info["key"], {}) if i else {}
             out.append(
                 [prow.study_code, info["key"], i, cell.due, cell.window_days, cell.state, cell.date, len(cell.forms),
-                 cell.forms_done, (when - base_date).days if when and base_date else None]
+                 cell.forms_done, (when - base_date).days if when and base_date else None,
+                 followed.get(prow.patient_id)]
                 + [value(prow.patient_id, info["key"], (r.measure.questionnaire, r.measure.scale)) for r in rows]
-                + [crit.get("imacs"), crit.get("tis_total"), crit.get("tis_category")])
+                + [crit.get("imacs"), crit.get("tis_total"), crit.get("tis_min"), crit.get("tis_max"),
+                   crit.get("tis_category"), ";".join(crit.get("missing") or [])])
     return header, out
 
 
@@ -886,6 +1018,8 @@ def analysis_csv(report: StudyReport) -> str:
             return ""
         if isinstance(v, bool):
             return "1" if v else "0"
+        if isinstance(v, Fraction):
+            v = float(v)  # the exact score's unrounded float, in its shortest form
         if isinstance(v, float):
             return str(int(v)) if v.is_integer() else repr(v)
         if isinstance(v, dt.date):

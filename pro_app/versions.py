@@ -212,6 +212,12 @@ def _compare_item(diff: _Diff, old: Any, new: Any, old_q: Questionnaire, new_q: 
     if anchors_old is not None and anchors_new is not None:
         diff.text(where, "left anchor", anchors_old.min, anchors_new.min)
         diff.text(where, "right anchor", anchors_old.max, anchors_new.max)
+    # Fields without a rule above (added to the models later): a change may change meaning, so minor.
+    handled = {"id", "type", "text", "help", "required", "show_if", "min", "max", "unit", "decimals", "anchors",
+               "max_length", "multiline", "options", "option_set", "none_option", "rows"}
+    before_fields, after_fields = old.model_dump(exclude=handled), new.model_dump(exclude=handled)
+    for name in sorted(set(before_fields) | set(after_fields)):
+        diff.value("minor", where, name, before_fields.get(name), after_fields.get(name))
     if isinstance(old, FreeText):
         diff.value("minor", where, "max_length", old.max_length, new.max_length)
         diff.value("patch", where, "multiline", old.multiline, new.multiline)
@@ -245,6 +251,7 @@ def compare(old: Questionnaire, new: Questionnaire) -> list[Change]:
         diff.text(top, name.replace("_", " "), getattr(old, name), getattr(new, name))
     if old.source != new.source:
         diff.add("patch", top, "source changed")
+    diff.text(top, "provisional", old.provisional, new.provisional)
 
     pages, removed, reordered = _matched({p.id: p for p in old.pages}, {p.id: p for p in new.pages})
     for page_id, before, page in pages:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import logging
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlparse
 
@@ -41,11 +43,19 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 def number(value: Any, decimals: int = 1) -> str:
-    """A number in the reader's locale: a decimal comma in Swedish."""
+    """A number in the reader's locale (a decimal comma in Swedish), rounded half up to ``decimals``.
+
+    Rounding happens here, for display only; a float is read by its shortest decimal form.
+    """
     if value is None:
         return "–"
+    if isinstance(value, Fraction):
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    else:
+        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=fmt)
+    return format_decimal(rounded, format=fmt)
 
 
 def template_helpers() -> dict[str, Any]:

@@ -84,6 +84,23 @@ def test_skip_logic_evaluates():
     assert [i.id for i in q.visible_items(page, {"q1": 0})] == ["q1"]
 
 
+def on_q1(line: str) -> str:
+    """VALID with one more key on the single-choice item q1, marked as the line an error points at."""
+    return VALID.replace("options: agree\n      - id: q2", f"options: agree\n        {line}  # <-\n      - id: q2")
+
+
+def with_multiple(none_option: str) -> str:
+    """VALID with a checkbox item 'qm' (options 'agree') whose none option is ``none_option``."""
+    return VALID.replace("""        options: agree
+      - id: q2""", f"""        options: agree
+      - id: qm
+        type: multiple
+        text: {{sv: Flera, en: Several}}
+        options: agree
+        {none_option}
+      - id: q2""")
+
+
 BROKEN = {
     "yaml syntax": (
         VALID.replace("title: {sv: Demo, en: Demo}", "title: {sv: Demo, en: Demo  # <-"),
@@ -121,6 +138,30 @@ BROKEN = {
     "missing version": (VALID.replace('version: "2"\n', "").replace("id: demo", "id: demo  # <-"), "required key 'version' is missing"),
     "empty Swedish text": (VALID.replace("{sv: Demo, en: Demo}", "{sv: '', en: Demo}  # <-"), "Swedish text ('sv') is empty"),
     "wrong audience": (VALID.replace("audience: patient", "audience: doctor  # <-"), "'patient' or 'clinician'"),
+    "none option code also an option code": (
+        with_multiple("none_option:\n          code: 1  # <-\n          text: {sv: Inget av dessa, en: None of these}"),
+        "the none option's code 1 is also the code of an option",
+    ),
+    "none option without Swedish text": (
+        with_multiple("none_option: {code: none, text: {en: None of these}}  # <-"),
+        "Swedish text ('sv') is missing",
+    ),
+    "none option on a single-choice item": (
+        on_q1("none_option: {text: {sv: x, en: x}}"),
+        "unknown key 'none_option'",
+    ),
+    "default_from an unknown setting": (
+        on_q1("default_from: shoe_size"),
+        "enzyme_unit",
+    ),
+    "default_from whose codes are not options": (
+        on_q1("default_from: enzyme_unit"),
+        "the setting 'enzyme_unit' can be ukat_L, U_L, which is not an option code of this item",
+    ),
+    "provisional without English text": (
+        VALID.replace("audience: patient", "audience: patient\nprovisional: {sv: Ej verifierad}  # <-"),
+        "English text ('en') is missing",
+    ),
 }
 
 
@@ -205,3 +246,23 @@ def test_app_refuses_to_start_with_an_invalid_questionnaire(tmp_path, monkeypatc
 def test_json_schema_for_editors():
     schema = json_schema()
     assert "pages" in schema["properties"] and "definition_hash" not in schema["properties"]
+    # The none option, clinic-setting defaults and the provisional reason are part of the language.
+    assert "provisional" in schema["properties"]
+    defs = schema["$defs"]
+    assert "none_option" in defs["MultipleChoice"]["properties"] and "NoneOption" in defs
+    assert "none_option" not in defs["SingleChoice"]["properties"]
+    assert "enzyme_unit" in str(defs["SingleChoice"]["properties"]["default_from"])
+
+
+def test_none_option_is_listed_last_and_exclusive():
+    from pro_app.answers import normalise_value
+
+    text = with_multiple("none_option: {text: {sv: Inget av dessa, en: None of these}}")
+    q = load_text(text, "demo.yaml")
+    assert [o.code for o in q.options_for("qm")] == [1, 0, "none"]
+    assert [o.code for o in q.item("qm").listed_options(q)] == [1, 0]
+    assert normalise_value(q, "qm", ["none"]) == ["none"]
+    assert normalise_value(q, "qm", []) is None  # nothing ticked is no answer
+    assert normalise_value(q, "qm", ["1", "0"]) == [1, 0]
+    with pytest.raises(ValueError, match="cannot be combined"):
+        normalise_value(q, "qm", ["none", "1"])

@@ -204,14 +204,27 @@ def test_resume_where_the_patient_stopped(engine, engine_app):
     assert "Fortsätt" in home
 
 
-def test_unticked_checkboxes_count_as_answered_with_none(engine):
+def test_untouched_checkboxes_stay_unanswered_and_none_is_its_own_answer(engine):
     client, store, patient = engine
     client.get("/tablet/q/all_types")
     post_page(client, "all_types", 1, {"a__pain": "2"})
-    assert response_of(store, patient, "all_types")["answers"]["aids"] == []
+    assert "aids" not in response_of(store, patient, "all_types")["answers"]  # untouched: no answer
     review = client.get("/tablet/q/all_types/review").text
-    assert 'data-unanswered="aids"' not in review and "Inget av dessa" in review
-    assert 'data-unanswered="fatigue"' in review  # the untouched VAS on the same page still is unanswered
+    assert 'data-unanswered="aids"' in review and 'data-unanswered="fatigue"' in review
+    # The definition's explicit "none of these" answer is stored as its code, and shown as its text.
+    post_page(client, "all_types", 1, {"a__pain": "2", "a__aids": ["none"]})
+    assert response_of(store, patient, "all_types")["answers"]["aids"] == ["none"]
+    review = client.get("/tablet/q/all_types/review").text
+    assert 'data-unanswered="aids"' not in review and "Inga hjälpmedel" in review
+
+
+def test_none_of_these_cannot_be_ticked_with_another_answer(engine):
+    client, store, patient = engine
+    client.get("/tablet/q/all_types")
+    page = post_page(client, "all_types", 1, {"a__pain": "2", "a__aids": ["cane", "none"]})
+    assert page.status_code == 422
+    assert "”Inga hjälpmedel” kan inte kombineras med andra svar." in page.text
+    assert "aids" not in response_of(store, patient, "all_types")["answers"]
 
 
 def test_autosave_keeps_a_half_filled_page(engine):
@@ -227,8 +240,8 @@ def test_idle_tablet_saves_then_locks_and_needs_staff(engine, engine_app):
     client.get("/tablet/q/all_types")
     locked = post_page(client, "all_types", 1, {"a__pain": "5"}, action="lock")
     assert locked.location.endswith("/tablet/locked")
-    # The aids checkboxes were on the page and left unticked: stored as "none of these".
-    assert response_of(store, patient, "all_types")["answers"] == {"pain": 5, "aids": []}
+    # The aids checkboxes were on the page and left untouched: not an answer.
+    assert response_of(store, patient, "all_types")["answers"] == {"pain": 5}
     assert client.get("/tablet/q/all_types/p/1").location.endswith("/tablet/locked")
     screen = client.get("/tablet/locked").text
     assert "E-1" not in screen and "Hur ont" not in screen  # nothing of the patient on the lock screen

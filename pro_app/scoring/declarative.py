@@ -5,10 +5,11 @@ For simple instruments a new questionnaire needs no Python: list the scales unde
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from ..definitions import numeric_range
-from . import Scale, answered, not_computable, scorer, too_few_answered
+from . import Scale, answered, as_exact, not_computable, scorer, too_few_answered
 
 
 @scorer("declarative")
@@ -21,34 +22,36 @@ def score_declarative(questionnaire: Any, answers: dict[str, Any]) -> list[Scale
       (the "half rule" many manuals use, together with ``min_answered``);
     * ``min_answered`` (default: all items) makes the scale not computable below it;
     * ``rescale: true`` maps the scale's possible range linearly onto 0-100.
+
+    Every step is exact (fractions); ``decimals`` only says how many decimals to show.
     """
     scales = []
     for spec in questionnaire.scoring.scales:
-        ranges = {i: numeric_range(questionnaire.item_for_answer(i), questionnaire) for i in spec.items}
+        ranges = {i: tuple(as_exact(x) for x in numeric_range(questionnaire.item_for_answer(i), questionnaire))
+                  for i in spec.items}
         lo = [ranges[i][0] for i in spec.items]
         hi = [ranges[i][1] for i in spec.items]
-        if spec.method == "sum":
-            s_min, s_max = sum(lo), sum(hi)
-        else:
-            s_min, s_max = sum(lo) / len(lo), sum(hi) / len(hi)
+        s_min, s_max = sum(lo, Fraction(0)), sum(hi, Fraction(0))
+        if spec.method == "mean":
+            s_min, s_max = s_min / len(lo), s_max / len(hi)
         done = answered(answers, spec.items)
         missing = [i for i in spec.items if i not in done]
         need = spec.min_answered or len(spec.items)
-        value: float | None = None
+        value: Fraction | None = None
         reason = None
         if len(done) < need:
             reason = too_few_answered(len(done), len(spec.items), need)
         else:
             values = []
             for i in done:
-                v = float(answers[i])
+                v = as_exact(answers[i])
                 if i in spec.reverse:
                     v = ranges[i][0] + ranges[i][1] - v
                 values.append(v)
             if spec.method == "sum":
-                value = sum(values) * (len(spec.items) / len(values) if spec.prorate else 1)
+                value = sum(values, Fraction(0)) * (Fraction(len(spec.items), len(values)) if spec.prorate else 1)
             else:
-                value = sum(values) / len(values)
+                value = sum(values, Fraction(0)) / len(values)
             if spec.method == "sum" and not spec.prorate and missing:
                 # An unprorated sum with missing items would read as lower than it is.
                 value = None
@@ -56,18 +59,16 @@ def score_declarative(questionnaire: Any, answers: dict[str, Any]) -> list[Scale
                     "A sum needs every item (or prorate: true).",
                     "En summa kräver alla frågor (eller prorate: true).",
                 )
-        lo_out, hi_out = (0.0, 100.0) if spec.rescale else (s_min, s_max)
-        if value is not None:
-            if spec.rescale:
-                value = (value - s_min) / (s_max - s_min) * 100.0
-            value = round(value, spec.decimals)
+        lo_out, hi_out = (Fraction(0), Fraction(100)) if spec.rescale else (s_min, s_max)
+        if value is not None and spec.rescale:
+            value = (value - s_min) / (s_max - s_min) * 100
         scales.append(
             Scale(
                 id=spec.id,
                 label=spec.label.model_dump(),
                 value=value,
-                min=lo_out,
-                max=hi_out,
+                min=float(lo_out),
+                max=float(hi_out),
                 higher_is_better=spec.higher_is_better,
                 answered=len(done),
                 items=len(spec.items),

@@ -13,13 +13,26 @@ Rules, all from the Stanford scoring conventions:
 The questionnaire ``haq.yaml`` stores the 20 items as ``haq<category><letter>`` (0-3),
 the aids/devices as two ``multiple`` items (``aids1`` for categories 1-4, ``aids2`` for 5-8),
 help from another person as ``help1`` / ``help2``, and the pain line as ``haq_pain`` (0-100 mm).
+
+The aids and help questions have an explicit "none" answer (``none_option`` in ``haq.yaml``:
+"Inga hjälpmedel" / "Ingen hjälp"), so "no aids" and "not answered" are two different answers.
+An unanswered companion question raises no category (the convention of the ARAMIS
+instructions, and of independent implementations such as awell-score, which read a missing
+list as empty), but the scale says so: the question is listed in ``missing`` and
+``extra["aids_help"]`` reports each one as "none", "unanswered" or the codes ticked.
+A stored ``[]`` (pro-app before 'none' was explicit, when an untouched list was kept as empty)
+is read as unanswered: it cannot be told from a skipped question.
+
+The HAQ-DI is an exact fraction (sum of category scores / categories answered, e.g. 17/8);
+it is shown to three decimals, its real precision with 8 categories (2.125).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from . import UNMARKED, Scale, is_answered, not_computable, scorer, single_item_scale
+from . import UNMARKED, Scale, as_exact, is_answered, not_computable, scorer, single_item_scale
 
 __all__ = ["CATEGORIES", "HaqCategory", "score_haq_di", "category_scores"]
 
@@ -65,6 +78,7 @@ CATEGORIES: tuple[HaqCategory, ...] = (
 AID_ITEMS = ("aids1", "aids2")
 HELP_ITEMS = ("help1", "help2")
 PAIN_ITEM = "haq_pain"
+NONE_CODE = "none"  # the none_option code of the aids and help questions in haq.yaml
 
 
 def _codes(answers: dict[str, Any], ids: tuple[str, ...]) -> set[str]:
@@ -91,9 +105,7 @@ def category_scores(answers: dict[str, Any]) -> list[dict[str, Any]]:
         values = [int(answers[i]) for i in cat.items if is_answered(answers.get(i))]
         raw = max(values) if values else None
         adjusted_by = sorted(aids.intersection(cat.aids)) + (["help"] if cat.help in helped else [])
-        adjusted = raw
-        if raw is not None and adjusted_by and raw < 2:
-            adjusted = 2
+        adjusted = max(raw, 2) if raw is not None and adjusted_by else raw
         out.append(
             {
                 "category": cat.number,
@@ -107,14 +119,23 @@ def category_scores(answers: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _mean_or_reason(scores: list[int | None], need: int) -> tuple[float | None, dict[str, str] | None]:
+def _mean_or_reason(scores: list[int | None], need: int) -> tuple[Fraction | None, dict[str, str] | None]:
     done = [s for s in scores if s is not None]
     if len(done) < need:
         return None, not_computable(
             f"{len(done)} of 8 categories answered; the HAQ-DI needs at least {need}.",
             f"{len(done)} av 8 kategorier besvarade; HAQ-DI kräver minst {need}.",
         )
-    return round(sum(done) / len(done), 3), None
+    return Fraction(sum(done), len(done)), None
+
+
+def _companion_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    """Each aids/help question: "unanswered", "none" (only the explicit none answer) or the codes ticked."""
+    out: dict[str, Any] = {}
+    for item in (*AID_ITEMS, *HELP_ITEMS):
+        codes = _codes(answers, (item,))
+        out[item] = "unanswered" if not codes else "none" if codes <= {NONE_CODE} else sorted(codes - {NONE_CODE})
+    return out
 
 
 @scorer("haq_di")
@@ -145,18 +166,21 @@ def score_haq_di(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         for item in AID_ITEMS
         if "other" in _codes(answers, (item,))
     )
+    companions = _companion_answers(answers)
+    unanswered_companions = [i for i, v in companions.items() if v == "unanswered" and i in questionnaire.answer_ids()]
     common = dict(min=0.0, max=3.0, higher_is_better=False, answered=n_answered, items=8, decimals=3)
     scales = [
         Scale(
             id="HAQ_DI",
             label={"en": "HAQ Disability Index", "sv": "HAQ funktionsindex"},
             value=di,
-            missing=unanswered_items,
+            missing=unanswered_items + unanswered_companions,
             reason=di_reason,
             extra={
                 "categories": cats,
-                "without_aids_help": raw_di,
+                "without_aids_help": None if raw_di is None else float(raw_di),
                 "other_aids_not_scored": other_aids,
+                "aids_help": companions,
             },
             **common,
         ),
@@ -173,10 +197,10 @@ def score_haq_di(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         ),
     ]
     pain = answers.get(PAIN_ITEM)
-    pain_mm = None if not is_answered(pain) else round(float(pain), 1)
+    pain_mm = None if not is_answered(pain) else as_exact(pain)
     scales.append(single_item_scale(
         "HAQ_pain", {"en": "HAQ pain (VAS)", "sv": "HAQ smärta (VAS)"}, pain_mm, PAIN_ITEM,
         min=0.0, max=100.0, higher_is_better=False, reason=UNMARKED, unit="mm", decimals=1,
-        extra=None if pain_mm is None else {"haq_0_3": round(pain_mm * 0.03, 2)},
+        extra=None if pain_mm is None else {"haq_0_3": float(pain_mm * Fraction(3, 100))},
     ))
     return scales

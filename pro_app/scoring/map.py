@@ -37,18 +37,19 @@ from __future__ import annotations
 
 import math
 import statistics
+from fractions import Fraction
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer, too_few_answered
+from . import Scale, as_exact, is_answered, not_computable, scorer, too_few_answered
 
 __all__ = ["score_map", "median_score"]
 
 ITEM_MIN, ITEM_MAX = 1.0, 7.0
 
 
-def median_score(values: list[float]) -> float:
-    """The median of ordinal MAP ratings (Alexanderson et al. 2002; 2012)."""
-    return float(statistics.median(values))
+def median_score(values: list[Any]) -> Fraction:
+    """The median of ordinal MAP ratings (Alexanderson et al. 2002; 2012), exactly (2.5, not 2.4999...)."""
+    return as_exact(statistics.median([as_exact(v) for v in values]))
 
 
 def _structure(questionnaire: Any) -> tuple[list[dict[str, Any]], list[str], float]:
@@ -85,7 +86,7 @@ def score_map(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     """
     domains, singles, fraction = _structure(questionnaire)
     scales: list[Scale] = []
-    components: list[float] = []
+    components: list[Fraction] = []
     component_ids: list[str] = []
 
     def make(sid: str, label: dict[str, str], items: list[str]) -> Scale:
@@ -96,7 +97,7 @@ def score_map(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         if len(done) < need:
             reason = too_few_answered(len(done), len(items), need)
         else:
-            value = median_score([float(answers[i]) for i in done])
+            value = median_score([answers[i] for i in done])
             components.append(value)
         component_ids.append(sid)
         return Scale(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer
+from . import Scale, as_exact, is_answered, not_computable, scorer
 
 __all__ = ["TASKS", "score_mfi2"]
 
@@ -43,29 +43,30 @@ def score_mfi2(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     for item_id in all_ids:
         item = questionnaire.item(item_id)
         raw = answers.get(item_id)
-        reps = float(raw) if is_answered(raw) else None
+        reps = as_exact(raw) if is_answered(raw) else None
         scales.append(Scale(
             id=item_id, label=item.text.model_dump(),
-            value=None if reps is None else round(reps / item.max * 100.0, 1), min=0.0, max=100.0,
+            value=None if reps is None else reps / as_exact(item.max) * 100, min=0.0, max=100.0,
             higher_is_better=True, answered=int(reps is not None), items=1, missing=[] if reps is not None else [item_id],
-            unit="%", extra={"repetitions": reps, "max_repetitions": item.max},
+            unit="%", extra={"repetitions": None if reps is None else float(reps), "max_repetitions": item.max},
             reason=None if reps is not None else not_computable("The task was not performed or not recorded.",
                                                                 "Uppgiften utfördes inte eller registrerades inte."),
         ))
     total_ids = task_items(sides)
     missing = [i for i in total_ids if not is_answered(answers.get(i))]
-    maxima = sum(float(questionnaire.item(i).max) for i in total_ids)
+    maxima = sum(as_exact(questionnaire.item(i).max) for i in total_ids)
     value = None
     reason = None
     if missing:
-        reason = not_computable(f"{len(missing)} task(s) not recorded: {', '.join(missing)}.",
-                                f"{len(missing)} uppgift(er) ej registrerade: {', '.join(missing)}.")
+        names = {lang: "; ".join(questionnaire.answer_text(i, lang) for i in missing) for lang in ("en", "sv")}
+        reason = not_computable(f"{len(missing)} task(s) not recorded: {names['en']}.",
+                                f"{len(missing)} uppgift(er) ej registrerade: {names['sv']}.")
     else:
-        value = round(sum(float(answers[i]) for i in total_ids) / maxima * 100.0, 1)
+        value = sum(as_exact(answers[i]) for i in total_ids) / maxima * 100
     scales.append(Scale(
         id="FI2_total", label={"sv": "FI-2 totalt, % av max", "en": "FI-2 total, % of maximum"},
         value=value, min=0.0, max=100.0, higher_is_better=True, answered=len(total_ids) - len(missing),
         items=len(total_ids), missing=missing, reason=reason, unit="%",
-        extra={"sides": sides, "max_repetitions": maxima},
+        extra={"sides": sides, "max_repetitions": float(maxima)},
     ))
     return scales

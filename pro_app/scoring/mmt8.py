@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer
+from . import Scale, as_exact, is_answered, not_computable, scorer
 
 __all__ = ["MUSCLE_GROUPS", "AXIAL", "score_mmt8"]
 
@@ -40,15 +40,15 @@ def score_mmt8(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
 
     unilateral_ids = [_item(AXIAL, None)] + [_item(g, side) for g in MUSCLE_GROUPS]
     substituted: dict[str, str] = {}
-    values: list[float] = []
+    values: list[Any] = []
     missing: list[str] = []
     for item_id in unilateral_ids:
         if is_answered(answers.get(item_id)):
-            values.append(float(answers[item_id]))
+            values.append(as_exact(answers[item_id]))
             continue
         partner = item_id[: -len(side)] + other if item_id != _item(AXIAL, None) else None
         if substitute and partner and is_answered(answers.get(partner)):
-            values.append(float(answers[partner]))
+            values.append(as_exact(answers[partner]))
             substituted[item_id] = partner
         else:
             missing.append(item_id)
@@ -56,7 +56,7 @@ def score_mmt8(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         "MMT8_total",
         {"sv": f"MMT-8 totalpoäng ({'höger' if side == 'R' else 'vänster'} sida)",
          "en": f"MMT-8 total ({'right' if side == 'R' else 'left'} side)"},
-        values, missing, len(unilateral_ids),
+        values, missing, len(unilateral_ids), questionnaire,
     )
     if substituted:
         unilateral.extra["substituted"] = substituted
@@ -66,18 +66,21 @@ def score_mmt8(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     bilateral = _total(
         "MMT8_bilateral",
         {"sv": "MMT-8 totalpoäng (båda sidor)", "en": "MMT-8 total (both sides)"},
-        [float(answers[i]) for i in done], [i for i in bilateral_ids if i not in done], len(bilateral_ids),
+        [as_exact(answers[i]) for i in done], [i for i in bilateral_ids if i not in done], len(bilateral_ids),
+        questionnaire,
     )
     return [unilateral, bilateral]
 
 
-def _total(scale_id: str, label: dict[str, str], values: list[float], missing: list[str], n_items: int) -> Scale:
-    value = None if missing else round(sum(values), 1)
+def _total(scale_id: str, label: dict[str, str], values: list[Any], missing: list[str], n_items: int,
+           questionnaire: Any) -> Scale:
+    value = None if missing else sum(values)
     reason = None
     if missing:
+        names = {lang: "; ".join(questionnaire.answer_text(i, lang) for i in missing) for lang in ("en", "sv")}
         reason = not_computable(
-            f"{len(missing)} muscle group(s) not graded ({', '.join(missing)}); MMT-8 totals are not prorated.",
-            f"{len(missing)} muskelgrupp(er) ej graderade ({', '.join(missing)}); MMT-8 räknas inte om proportionellt.",
+            f"{len(missing)} muscle group(s) not graded ({names['en']}); MMT-8 totals are not prorated.",
+            f"{len(missing)} muskelgrupp(er) ej graderade ({names['sv']}); MMT-8 räknas inte om proportionellt.",
         )
     return Scale(
         id=scale_id, label=label, value=value, min=0.0, max=float(GRADE_MAX * n_items), higher_is_better=True,

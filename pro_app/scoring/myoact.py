@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer
+from . import Scale, as_exact, is_answered, not_computable, scorer
 
 __all__ = ["EXTRAMUSCULAR_SYSTEMS", "score_myoact"]
 
@@ -36,7 +36,7 @@ def score_myoact(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         except KeyError:
             continue  # MYOACT versions without the muscle system
         raw = answers.get(item_id)
-        value = round(float(raw), 1) if is_answered(raw) else None
+        value = as_exact(raw) if is_answered(raw) else None
         scales.append(Scale(
             id=item_id, label=item.text.model_dump() if system != GLOBAL else _global_label(), value=value,
             min=0.0, max=100.0, higher_is_better=False, answered=int(value is not None), items=1,
@@ -46,7 +46,7 @@ def score_myoact(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         ))
     systems = [f"MYOACT_{s}" for s in EXTRAMUSCULAR_SYSTEMS]
     assessed = [s for s in systems if is_answered(answers.get(s))]
-    value = round(sum(float(answers[s]) for s in assessed) / (100.0 * len(assessed)), 3) if assessed else None
+    value = sum(as_exact(answers[s]) for s in assessed) / (100 * len(assessed)) if assessed else None
     scales.append(Scale(
         id="MYOACT_extramuscular",
         label={"sv": f"{title.sv}: extramuskulär summa / max", "en": f"{title.en}: extramuscular sum / maximum"},

@@ -35,16 +35,21 @@ Sources
   (``US_NORMS``), multiplied by the factor score coefficients (``PCS_COEFFICIENTS``,
   ``MCS_COEFFICIENTS``), summed, and transformed to T scores: 50 + 10 * sum.
   Not computed when any of the eight scales is missing. The norms and coefficients were
-  derived from scales scored with the SF-36 v1 algorithm; with ``method: rand`` the
-  bodily pain and general health inputs differ slightly (Hays et al. 1993), which is
-  noted in ``extra.note``.
+  derived from scales scored with the SF-36 v1 algorithm, so PCS and MCS are always
+  computed from v1-scored scales, whichever ``method`` shows the eight scales (RAND and
+  v1 differ for bodily pain and general health). Checked against an independent
+  implementation: SF36HealthSurvey.jl (PharmCat, MIT licence), whose test vector gives
+  PCS 44.4028 and MCS 32.3110.
+* Every value is an exact fraction (the v1 precodes and the norms are decimal numbers read
+  exactly); ``decimals`` is for display only.
 """
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
-from . import Scale, is_answered, not_computable, scorer, single_item_scale, too_few_answered
+from . import Scale, as_exact, is_answered, not_computable, scorer, single_item_scale, too_few_answered
 
 __all__ = [
     "SCALES",
@@ -116,7 +121,7 @@ MCS_COEFFICIENTS: dict[str, float] = {
 METHODS = ("rand", "sf36v1")
 
 
-def item_scores(answers: dict[str, Any], method: str = "rand") -> dict[str, float]:
+def item_scores(answers: dict[str, Any], method: str = "rand") -> dict[str, Fraction]:
     """Each answered item recoded to 0-100 (high = better), per RAND Table 1 or Ware 1993.
 
     ``method="sf36v1"`` applies the Ware et al. 1993 precodes to items 1, 7 and 8;
@@ -124,40 +129,55 @@ def item_scores(answers: dict[str, Any], method: str = "rand") -> dict[str, floa
     """
     if method not in METHODS:
         raise ValueError(f"unknown SF-36 scoring method '{method}' (known: {', '.join(METHODS)})")
-    out: dict[str, float] = {}
+    out: dict[str, Fraction] = {}
     for item, table in RAND_RECODE.items():
         if is_answered(answers.get(item)):
-            out[item] = table[int(answers[item])]
+            out[item] = as_exact(table[int(answers[item])])
     if method == "sf36v1":
         if "q1" in out:
-            out["q1"] = (_V1_GH1[int(answers["q1"])] - 1.0) / 4.0 * 100.0
+            out["q1"] = (as_exact(_V1_GH1[int(answers["q1"])]) - 1) / 4 * 100
         if "q7" in out:
-            out["q7"] = (_V1_BP7[int(answers["q7"])] - 1.0) / 5.0 * 100.0
+            out["q7"] = (as_exact(_V1_BP7[int(answers["q7"])]) - 1) / 5 * 100
         if "q8" in out:
             q8 = int(answers["q8"])
             if "q7" in out:
-                raw = (6.0 if int(answers["q7"]) == 1 else 5.0) if q8 == 1 else 6.0 - q8
+                raw = as_exact((6.0 if int(answers["q7"]) == 1 else 5.0) if q8 == 1 else 6.0 - q8)
             else:
-                raw = _V1_BP8_ALONE[q8]
-            out["q8"] = (raw - 1.0) / 5.0 * 100.0
+                raw = as_exact(_V1_BP8_ALONE[q8])
+            out["q8"] = (raw - 1) / 5 * 100
     return out
+
+
+def scale_scores(answers: dict[str, Any], method: str, fraction: float) -> dict[str, Fraction | None]:
+    """The eight 0-100 scales: the mean of the answered items when enough are answered (None otherwise)."""
+    scores = item_scores(answers, method)
+    out: dict[str, Fraction | None] = {}
+    for sid, _en, _sv, items in SCALES:
+        done = [scores[i] for i in items if i in scores]
+        out[sid] = sum(done, Fraction(0)) / len(done) if len(done) >= _need(len(items), fraction) else None
+    return out
+
+
+def _need(n_items: int, fraction: float) -> int:
+    return max(1, math.ceil(n_items * fraction))
 
 
 def summary_range(coefficients: dict[str, float]) -> tuple[float, float]:
     """Lowest and highest possible T score of a summary, from scales at 0 or 100."""
-    lo = hi = 0.0
+    lo = hi = Fraction(0)
     for scale, coef in coefficients.items():
-        mean, sd = US_NORMS[scale]
-        ends = (coef * (0.0 - mean) / sd, coef * (100.0 - mean) / sd)
+        mean, sd = (as_exact(x) for x in US_NORMS[scale])
+        ends = (as_exact(coef) * (0 - mean) / sd, as_exact(coef) * (100 - mean) / sd)
         lo += min(ends)
         hi += max(ends)
-    return 50.0 + 10.0 * lo, 50.0 + 10.0 * hi
+    return float(50 + 10 * lo), float(50 + 10 * hi)
 
 
-def summary_score(values: dict[str, float], coefficients: dict[str, float]) -> float:
-    """Ware, Kosinski & Keller 1994: T = 50 + 10 * sum(coef * (scale - mean) / sd)."""
-    total = sum(coefficients[s] * (values[s] - US_NORMS[s][0]) / US_NORMS[s][1] for s in coefficients)
-    return 50.0 + 10.0 * total
+def summary_score(values: dict[str, Any], coefficients: dict[str, float]) -> Fraction:
+    """Ware, Kosinski & Keller 1994: T = 50 + 10 * sum(coef * (scale - mean) / sd), exactly."""
+    total = sum((as_exact(coefficients[s]) * (as_exact(values[s]) - as_exact(US_NORMS[s][0])) / as_exact(US_NORMS[s][1])
+                 for s in coefficients), Fraction(0))
+    return 50 + 10 * total
 
 
 @scorer("sf36")
@@ -171,30 +191,23 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
     method = str(options.get("method", "rand"))
     fraction = float(options.get("min_fraction", 0.5))
     scores = item_scores(answers, method)
+    shown = scale_scores(answers, method, fraction)
     scales: list[Scale] = []
-    values: dict[str, float] = {}
     for sid, en, sv, items in SCALES:
         done = [i for i in items if i in scores]
-        need = max(1, math.ceil(len(items) * fraction))
-        value = None
-        reason = None
-        if len(done) < need:
-            reason = too_few_answered(len(done), len(items), need)
-        else:
-            values[sid] = sum(scores[i] for i in done) / len(done)
-            value = round(values[sid], 1)
+        need = _need(len(items), fraction)
         scales.append(
             Scale(
                 id=sid,
                 label={"en": en, "sv": sv},
-                value=value,
+                value=shown[sid],
                 min=0.0,
                 max=100.0,
                 higher_is_better=True,
                 answered=len(done),
                 items=len(items),
                 missing=[i for i in items if i not in done],
-                reason=reason,
+                reason=None if shown[sid] is not None else too_few_answered(len(done), len(items), need),
                 decimals=1,
                 extra={"method": method},
             )
@@ -208,25 +221,25 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
         extra=None if ht is None else {"response": int(answers["q2"])},
     ))
 
-    missing_scales = [sid for sid, *_ in SCALES if sid not in values]
-    note = (
-        "Norms and coefficients from the SF-36 v1 scoring (Ware 1994); BP and GH here use RAND scoring."
-        if method == "rand"
-        else "SF-36 v1 scoring, as the norms and coefficients assume (Ware 1994)."
-    )
+    # The summaries always use v1-scored scales: the norms and coefficients were derived from them.
+    v1 = shown if method == "sf36v1" else scale_scores(answers, "sf36v1", fraction)
+    missing_scales = [sid for sid, *_ in SCALES if v1[sid] is None]
+    labels = {sid: (en, sv) for sid, en, sv, _items in SCALES}
+    names = {"en": ", ".join(labels[s][0] for s in missing_scales), "sv": ", ".join(labels[s][1] for s in missing_scales)}
+    note = "Computed from SF-36 v1-scored scales with the 1990 US norms (Ware 1994), whatever method shows the scales."
     for sid, en, sv, coefficients in (
         ("PCS", "Physical component summary", "Fysisk summaskala", PCS_COEFFICIENTS),
         ("MCS", "Mental component summary", "Psykisk summaskala", MCS_COEFFICIENTS),
     ):
         lo, hi = summary_range(coefficients)
-        value = None if missing_scales else round(summary_score(values, coefficients), 1)
+        value = None if missing_scales else summary_score(v1, coefficients)
         scales.append(
             Scale(
                 id=sid,
                 label={"en": en, "sv": sv},
                 value=value,
-                min=round(lo, 1),
-                max=round(hi, 1),
+                min=lo,
+                max=hi,
                 higher_is_better=True,
                 answered=8 - len(missing_scales),
                 items=8,
@@ -234,11 +247,11 @@ def score_sf36(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
                 reason=None
                 if value is not None
                 else not_computable(
-                    f"Needs all eight scales; missing: {', '.join(missing_scales)}.",
-                    f"Kräver alla åtta skalor; saknas: {', '.join(missing_scales)}.",
+                    f"Needs all eight scales; missing: {names['en']}.",
+                    f"Kräver alla åtta skalor; saknas: {names['sv'].lower()}.",
                 ),
                 decimals=1,
-                extra={"norms": "US general population 1990", "note": note},
+                extra={"norms": "US general population 1990", "scored_as": "sf36v1", "note": note},
             )
         )
     return scales

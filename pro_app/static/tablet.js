@@ -145,6 +145,19 @@
     }
   }
 
+  // A checkbox question's "none of these" excludes every other answer, and they exclude it.
+  function exclusiveNone(fieldset) {
+    var boxes = fieldset.querySelectorAll("input[type=checkbox]");
+    fieldset.addEventListener("change", function (event) {
+      var box = event.target;
+      if (!box.checked || box.type !== "checkbox") { return; }
+      var isNone = box.value === fieldset.dataset.noneCode;
+      boxes.forEach(function (other) {
+        if (other !== box && (isNone || other.value === fieldset.dataset.noneCode)) { other.checked = false; }
+      });
+    });
+  }
+
   function oneSubmit(form) {
     form.addEventListener("submit", function (event) {
       if (form.dataset.sent) { event.preventDefault(); return; }
@@ -160,6 +173,7 @@
   }
 
   document.querySelectorAll(".vas").forEach(setupVas);
+  document.querySelectorAll("fieldset[data-none-code]").forEach(exclusiveNone);
   var pageForm = document.getElementById("page-form");
   if (pageForm) { autosave(pageForm); }
   document.querySelectorAll("form").forEach(oneSubmit);

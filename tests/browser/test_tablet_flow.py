@@ -182,3 +182,30 @@ def test_tablet_cannot_open_staff_pages(live_server, tablet):
     hand_over_visit(page, live_server.url, "DEMO-001")
     response = page.goto(f"{live_server.url}/staff/")
     assert response.status == 403
+
+
+def test_haq_no_aids_is_an_answer_that_excludes_the_others(live_server, tablet):
+    # Issue 16: an untouched checkbox list is unanswered; "Inga hjälpmedel" is its own answer and
+    # cannot stand beside a ticked aid (ticking one unticks the other, on the tablet).
+    patient, visit = _setup_visit(live_server, ["haq"])
+    page = tablet
+    staff_login(page, live_server.url)
+    hand_over_visit(page, live_server.url, "DEMO-001", lang="sv")
+    page.get_by_role("link", name="Stanford Health Assessment Questionnaire (HAQ)").tap()
+    page.wait_for_url("**/p/0")
+    for _ in range(4):  # the four activity pages before the aids and help page
+        page.get_by_role("button", name="Nästa →").tap()
+    page.wait_for_url("**/p/4")
+    aids = page.locator("fieldset[data-item='aids1']")
+    aids.get_by_label("Käpp").check()
+    aids.get_by_label("Inga hjälpmedel").check()
+    assert not aids.get_by_label("Käpp").is_checked()
+    aids.get_by_label("Rollator eller gåbock").check()
+    assert not aids.get_by_label("Inga hjälpmedel").is_checked()
+    aids.get_by_label("Rollator eller gåbock").uncheck()
+    aids.get_by_label("Inga hjälpmedel").check()
+    page.get_by_role("button", name="Nästa →").tap()
+    page.wait_for_url("**/p/5")
+    [response] = live_server.store.list_responses(patient["id"])
+    assert response["answers"]["aids1"] == ["none"]
+    assert "help1" not in response["answers"]  # left untouched: unanswered, not "no help"

@@ -171,3 +171,32 @@ def test_the_cli_shows_progress_on_a_terminal(app, store, enrolled, clinic_dirs,
     piped = subprocess.run([sys.executable, "-m", "pro_app", "export", "--format", "csv", "--out", str(out)],
                            env=env, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and "%" not in piped.stderr and piped.stderr.strip() == f"wrote {out}"
+
+
+def test_fhir_marks_the_none_option_exclusive_and_provisional_instruments_as_drafts(app, store, enrolled):
+    from pro_app.definitions import load_directory
+    from pro_app.export import OPTION_EXCLUSIVE, fhir_questionnaire
+
+    shipped = load_directory(ROOT / "questionnaires")
+    haq = fhir_questionnaire(shipped["haq"], "sv")
+    aids = next(i for page in haq["item"] for i in page["item"] if i["linkId"] == "aids1")
+    assert aids["answerOption"][-1]["valueCoding"]["code"] == "none"
+    assert aids["answerOption"][-1]["valueCoding"]["display"] == "Inga hjälpmedel"
+    assert aids["answerOption"][-1]["extension"] == [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}]
+    assert all("extension" not in o for o in aids["answerOption"][:-1])
+    assert haq["status"] == "active" and "purpose" not in haq
+    map_q = fhir_questionnaire(shipped["map"], "en")
+    assert map_q["status"] == "draft" and "reconstruction" in map_q["purpose"]
+    FhirQuestionnaire.model_validate(map_q)
+    # An observation of a provisional instrument carries the reason; an enzyme has no upper bound.
+    patient, visits = enrolled
+    answer(app, patient["id"], visits[0]["id"], "mfi2", {"FI2_head_lift": 30})
+    answer(app, patient["id"], visits[0]["id"], "enzymes", {"CK": 4.2, "CK_unit": "ukat_L", "CK_ULN": 3.5})
+    bundle = json.loads(export_text(app.extensions["pro_app"], "fhir", lang="en"))
+    Bundle.model_validate(bundle)
+    observations = {e["resource"]["code"]["coding"][0]["code"]: e["resource"] for e in bundle["entry"]
+                    if e["resource"]["resourceType"] == "Observation"}
+    assert "maxima" in observations["FI2_head_lift"]["note"][0]["text"]
+    assert "note" not in observations["CK"]
+    assert observations["CK"]["referenceRange"][0] == {"low": {"value": 0.0}, "text": "lower is better"}
+    assert observations["CK"]["valueQuantity"] == {"value": 4.2, "unit": "µkat/L"}

@@ -156,3 +156,16 @@ def test_the_exports_carry_the_response_criteria(app, enrolled):
     long = list(csv.DictReader(io.StringIO(export_text(cat, "csv-long"))))
     assert {"kind": "outcome", "name": "acr_eular_total", "value": "50"}.items() <= next(
         r for r in long if r["kind"] == "outcome" and r["name"] == "acr_eular_total").items()
+
+
+def test_numbers_are_rounded_half_up_only_where_they_are_shown(app):
+    from fractions import Fraction
+
+    from pro_app.web import number
+
+    with app.test_request_context(headers={"Accept-Language": "sv"}):
+        assert number(2.125, 3) == "2,125" and number(2.125, 2) == "2,13"  # half up, not half to even
+        assert number(Fraction(13, 6), 3) == "2,167" and number(0.125, 2) == "0,13"
+        assert number(44.4027962318693, 1) == "44,4" and number(None) == "–"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert number(2.5, 0) == "3" and number(1234.5, 1) == "1,234.5"

@@ -3,14 +3,16 @@
 Patients P01-P12 started a year ago and came to every visit, except that P11 missed the 6-month
 visit and P12's HAQ is missing at 12 months. P13 is overdue for 3 months, P14's 1-month visit
 is due now, P15 missed its 1-month visit. CK is recorded in µkat/L for P01-P05 and in U/L for
-the others. ``Trial.values`` holds what was entered, as the core set and the FI-2 read it,
-so tests compute their expected numbers from these raw values, never from the report code.
+the others. ``Trial.values`` holds what was entered, as the core set and the FI-2 read it, as
+exact fractions of the decimals typed, so tests compute their expected numbers from these raw
+values, never from the report code.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ class Trial:
     today: dt.date
     patients: dict[str, dict[str, Any]]  # study code -> patient
     visits: dict[tuple[str, str], dict[str, Any]]  # (code, visit key) -> stored visit
-    values: dict[tuple[str, str], dict[str, float | None]] = field(default_factory=dict)  # what was entered
+    values: dict[tuple[str, str], dict[str, Fraction | None]] = field(default_factory=dict)  # what was entered
     completed: set[tuple[str, str]] = field(default_factory=set)  # visits with forms completed
 
 
@@ -95,16 +97,24 @@ def _entries(cat, values: dict[str, Any], ukat: bool, with_haq: bool = True) -> 
     return forms
 
 
-def _core(values: dict[str, Any], forms: dict[str, dict], ukat: bool) -> dict[str, float | None]:
-    """The core set and FI-2 as published: HAQ-DI the mean of the 8 category scores, MMT-8 neck plus
-    seven right-side groups, CK in U/L (1 µkat/L = 60 U/L), FI-2 total repetitions over 13 x 60."""
+def exact(x: float | int) -> Fraction:
+    """A number as typed into the form, exactly: 55.3 is 553/10."""
+    return Fraction(str(x))
+
+
+def _core(values: dict[str, Any], forms: dict[str, dict], ukat: bool) -> dict[str, Fraction | None]:
+    """The core set and FI-2 as published, exactly: HAQ-DI the mean of the 8 category scores, MMT-8 neck
+    plus seven right-side groups, CK in U/L (1 µkat/L = 60 U/L) and as a multiple of the lab's upper limit
+    (value and limit in the same unit), FI-2 total repetitions over 13 x 60."""
+    ck = forms["enzymes"]
     return {
-        "PhGA": values["PhGA"], "PtGA": values["PtGA"],
-        "HAQ": sum(values["haq"]) / 8 if "haq" in forms else None,
-        "MMT": float(sum(values["mmt"])), "extramuscular": values["extramuscular"],
-        "CK": forms["enzymes"]["CK"] * 60 if ukat else forms["enzymes"]["CK"],
-        "FI2": sum(values["fi2"]) / (13 * 60) * 100,
-        "FI2_task": float(values["fi2"][0]),  # shoulder flexion, right: repetitions
+        "PhGA": exact(values["PhGA"]), "PtGA": exact(values["PtGA"]),
+        "HAQ": Fraction(sum(values["haq"]), 8) if "haq" in forms else None,
+        "MMT": Fraction(sum(values["mmt"])), "extramuscular": exact(values["extramuscular"]),
+        "CK": exact(ck["CK"]) * (60 if ukat else 1),
+        "CK_xULN": exact(ck["CK"]) / exact(ck["CK_ULN"]),
+        "FI2": Fraction(sum(values["fi2"]), 13 * 60) * 100,
+        "FI2_task": Fraction(values["fi2"][0]),  # shoulder flexion, right: repetitions
     }
 
 
@@ -125,7 +135,7 @@ def trial(tmp_path_factory, module_database) -> Trial:
     app = create_app({"DATA_DIR": str(tmp / "data"), "DATABASE_URL": module_database or "",
                       "STUDIES_DIR": str(HERE / "studies"),
                       "QUESTIONNAIRE_DIR": str(ROOT / "questionnaires"), "SESSION_COOKIE_SECURE": False,
-                      "TESTING": True})
+                      "TESTING": True, "ENZYME_UNIT": "U_L"})  # the trial's lab reports U/L (five patients µkat/L)
     cat = app.extensions["pro_app"]
     store = cat.store
     for name, role in (("nina", "nurse"), ("petra", "physician"), ("adam", "admin")):

@@ -5,9 +5,11 @@ import csv
 import datetime as dt
 import io
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from pypdf import PdfReader
 
@@ -19,7 +21,7 @@ from .conftest import HERE, ROOT, VISITS, client_for, code
 
 # Internal ids, keys and codes that must never reach a reader.
 INTERNAL = re.compile(r"\b(physician_global|patient_global|HAQ_DI|MMT8_total|extramuscular_global|FI2_\w+|ukat_L|U_L|"
-                      r"xULN|not_yet_due|mfi2|myoact|adverse_events|baseline|m12|m6|m3|m1)\b")
+                      r"xULN|\w+_xULN|enzyme_\w+|aldolase|not_yet_due|mfi2|myoact|adverse_events|baseline|m12|m6|m3|m1)\b")
 
 
 class _Page(HTMLParser):
@@ -109,6 +111,28 @@ def test_the_swedish_overview_shows_swedish_numbers_and_no_internal_codes(trial,
     assert not re.search(r"\sstyle=", html) and "<style" not in html and "<script>" not in html
 
 
+def _words(html: str) -> str:
+    """The text of an HTML fragment with its whitespace squashed, as a reader sees it."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+@pytest.mark.parametrize(("lang", "marked"), [("sv", "Preliminärt:"), ("en", "Provisional:")])
+def test_provisional_instruments_are_marked_with_the_reason_in_both_languages(trial, physician, lang, marked):
+    reason = " ".join(yaml.safe_load((ROOT / "questionnaires" / "mfi2.yaml").read_text())["provisional"][lang].split())
+    html = _in(physician, lang).get("/staff/studies/trial").text
+    cohort = html[html.index('class="report-table cohort"'):]
+    cohort = cohort[:cohort.index("</table>")]
+    fi2 = cohort[cohort.index('<tbody class="group primary">'):]
+    assert f"{marked} {reason}" in _words(fi2[:fi2.index("</tbody>")])  # the reason, once, with the group
+    rows = re.findall(r'<tr class="level" data-measure="([^"]+)">(.*?)</tr>', cohort, re.S)
+    assert len(rows) > 15
+    for key, row in rows:  # every FI-2 row tagged, and nothing else
+        assert ("data-provisional" in row) == key.startswith("mfi2."), key
+    figures = dict(re.findall(r'<figure class="spaghetti" data-measure="([^"]+)">(.*?)</figure>', html, re.S))
+    assert f"{marked} {reason}" in _words(figures["mfi2.FI2_total"])
+    assert not any("data-provisional" in f for key, f in figures.items() if key != "mfi2.FI2_total")
+
+
 def test_every_number_links_to_the_values_it_came_from(trial, physician):
     html = _in(physician, "en").get("/staff/studies/trial").text
     page = parse(html)
@@ -156,13 +180,17 @@ def test_the_analysis_dataset_has_one_row_per_patient_visit_with_exact_values(tr
     by_key = {(r["study_code"], r["visit"]): r for r in rows}
     for (patient, visit), values in trial.values.items():
         row = by_key[(patient, visit)]
-        assert float(row["physician_global.PhGA"]) == values["PhGA"]
-        assert (float(row["haq.HAQ_DI"]) if row["haq.HAQ_DI"] else None) == values["HAQ"]
-        assert float(row["enzymes.CK_U_L"]) == pytest.approx(values["CK"], rel=1e-12)
+        # The unrounded float of the exact score, in its shortest form: equal, not approximately equal.
+        assert float(row["physician_global.PhGA"]) == float(values["PhGA"])
+        assert (float(row["haq.HAQ_DI"]) if row["haq.HAQ_DI"] else None) == (values["HAQ"] and float(values["HAQ"]))
+        assert float(row["enzymes.CK_U_L"]) == float(values["CK"])  # µkat/L converted exactly
+        assert float(row["mfi2.FI2_total"]) == float(values["FI2"])
         assert row["state"] == "done"
     assert by_key[("P12", "m12")]["haq.HAQ_DI"] == ""  # missing is empty, never 0
     assert by_key[("P11", "m6")]["state"] == "missed" and by_key[("P11", "m6")]["physician_global.PhGA"] == ""
     assert by_key[("P12", "m12")]["imacs_improvement_met"] == ""
+    assert by_key[("P12", "m12")]["criteria_measures_missing"] == "HAQ"
+    assert {r["enzyme_followed"] for r in rows} == {"CK"}  # the only enzyme measured in this trial
     assert trial.app.extensions["pro_app"].store.audit_entries()[-1]["entity"] == "study-report"
 
 
@@ -172,8 +200,9 @@ def test_the_pdf_renders_in_swedish_with_every_section(trial, physician):
     reader = PdfReader(io.BytesIO(response.data))
     text = "\n".join(page.extract_text() for page in reader.pages)
     for expected in ("Studierapport", "Läget i studien", "Kohorttabell", "Responders", "Tolerabilitet", "Diagram",
-                     "Datauttag och metoder", "Hyndman", f"Sida 1 av {len(reader.pages)}", "P13"):
-        assert expected in text, expected
+                     "Datauttag och metoder", "Hyndman", f"Sida 1 av {len(reader.pages)}", "P13", "Preliminärt:",
+                     "Muskelenzymet som var mest avvikande vid baslinjen", "Enzym som följs (antal patienter)"):
+        assert expected in " ".join(text.split()), expected  # a label may wrap in a narrow column
     assert "Listningar" not in text  # the listings are for the screen, where links work
     assert re.search(r"\d+,\d\s+\(\d+,\d–\d+,\d\)", text)  # a median (IQR) with decimal commas
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -21,13 +22,22 @@ from scipy import stats
 from pro_app.report import build_report
 
 from .conftest import VISITS, code
+from .criteria import MEASURES, decide
 
-CORE = ("PhGA", "PtGA", "HAQ", "MMT", "extramuscular", "CK")
+# The core set's enzyme row is the enzyme each patient is followed on (here always CK) as a
+# multiple of the lab's upper limit of normal; CK in U/L is its own row with the enzymes.
+CORE = ("PhGA", "PtGA", "HAQ", "MMT", "extramuscular", "CK_xULN")
 ROW_OF = {"PhGA": "physician_global.PhGA", "PtGA": "patient_global.PtGA", "HAQ": "haq.HAQ_DI",
-          "MMT": "mmt8.MMT8_total", "extramuscular": "myoact.extramuscular_global", "CK": "enzymes.CK",
+          "MMT": "mmt8.MMT8_total", "extramuscular": "myoact.extramuscular_global",
+          "CK_xULN": "enzymes.enzyme_followed_xULN", "CK": "enzymes.CK",
           "FI2": "mfi2.FI2_total", "FI2_task": "mfi2.FI2_shoulder_flexion_R"}
-# The FI-2 scorer still rounds its total to 0.1 (issue 16 makes it exact): allow half of that.
-TOLERANCE = {"FI2": 0.05}
+# The report computes from exact scores and the expected values here are exact too: the two may
+# differ only by the float each ends in, so the tolerance is one float epsilon.
+EPS = sys.float_info.epsilon
+
+
+def same(expected):
+    return pytest.approx(float(expected), rel=EPS, abs=EPS)
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +51,13 @@ def _rows(report):
     return {row.measure.key: row for g in report.groups for row in g.rows}
 
 
-def _raw(trial, measure: str, visit: str) -> list[float]:
+def _raw(trial, measure: str, visit: str) -> list[Fraction]:
     return [trial.values[(code(n), visit)][measure] for n in range(1, 16)
             if (code(n), visit) in trial.values and trial.values[(code(n), visit)][measure] is not None]
 
 
-def _pairs(trial, measure: str, visit: str) -> list[float]:
+def _pairs(trial, measure: str, visit: str) -> list[Fraction]:
+    """Follow-up minus baseline, exactly, per patient with both."""
     out = []
     for n in range(1, 16):
         base, follow = trial.values.get((code(n), "baseline")), trial.values.get((code(n), visit))
@@ -55,10 +66,10 @@ def _pairs(trial, measure: str, visit: str) -> list[float]:
     return out
 
 
-def _exact_signed_rank_p(differences: list[float]) -> float:
+def _exact_signed_rank_p(differences: list[Fraction]) -> float:
     """Two-sided exact p of the signed-rank statistic given the observed (mid-)ranks: zeros dropped,
-    all 2^n sign patterns enumerated, P(|T+ - E| >= |t - E|)."""
-    d = [round(x, 9) for x in differences if round(x, 9) != 0]
+    all 2^n sign patterns enumerated, P(|T+ - E| >= |t - E|). Exact differences: a tie is a tie."""
+    d = [x for x in differences if x != 0]
     n = len(d)
     order = sorted(range(n), key=lambda i: abs(d[i]))
     ranks = [0.0] * n
@@ -75,37 +86,31 @@ def _exact_signed_rank_p(differences: list[float]) -> float:
     extreme = 0
     for signs in itertools.product((0, 1), repeat=n):
         t = sum(r for r, s in zip(ranks, signs) if s)
-        extreme += abs(t - mean) >= abs(observed - mean) - 1e-9
+        extreme += abs(t - mean) >= abs(observed - mean)  # sums of halves: exact in floats
     return extreme / 2 ** n
 
 
-@pytest.mark.parametrize("measure", CORE + ("FI2", "FI2_task"))
+@pytest.mark.parametrize("measure", CORE + ("CK", "FI2", "FI2_task"))
 def test_medians_and_quartiles_at_every_visit_match_numpy_on_the_raw_values(trial, report, measure):
     row = _rows(report)[ROW_OF[measure]]
-    tol = TOLERANCE.get(measure, 1e-9)
     for cell, visit in zip(row.cells, VISITS):
         raw = _raw(trial, measure, visit)
         assert cell.level.n == len(raw), (measure, visit)
-        q1, median, q3 = np.percentile(raw, [25, 50, 75])
-        assert cell.level.median == pytest.approx(median, abs=tol, rel=1e-12)
-        assert (cell.level.q1, cell.level.q3) == (pytest.approx(q1, abs=tol, rel=1e-12), pytest.approx(q3, abs=tol, rel=1e-12))
+        q1, median, q3 = np.percentile([float(x) for x in raw], [25, 50, 75])
+        assert (cell.level.q1, cell.level.median, cell.level.q3) == (same(q1), same(median), same(q3)), (measure, visit)
 
 
-@pytest.mark.parametrize("measure", CORE + ("FI2", "FI2_task"))
+@pytest.mark.parametrize("measure", CORE + ("CK", "FI2", "FI2_task"))
 def test_change_from_baseline_and_the_signed_rank_test_match_scipy_and_an_exact_enumeration(trial, report, measure):
     row = _rows(report)[ROW_OF[measure]]
     assert row.cells[0].change is None  # no change at baseline
-    tol = 2 * TOLERANCE.get(measure, 0) or 1e-9  # a difference of two rounded values
     for cell, visit in list(zip(row.cells, VISITS))[1:]:
         diffs = _pairs(trial, measure, visit)
         assert cell.change.n == cell.test.n_pairs == len(diffs), (measure, visit)
-        q1, median, q3 = np.percentile(diffs, [25, 50, 75])
-        assert cell.change.median == pytest.approx(median, abs=tol, rel=1e-12)
-        assert cell.change.q1 == pytest.approx(q1, abs=tol, rel=1e-12)
-        assert cell.change.q3 == pytest.approx(q3, abs=tol, rel=1e-12)
-        if measure == "FI2":
-            continue  # rounded by the scorer today: ranks may differ from the exact ones
-        nonzero = [round(x, 9) for x in diffs if round(x, 9) != 0]
+        q1, median, q3 = np.percentile([float(x) for x in diffs], [25, 50, 75])
+        assert (cell.change.q1, cell.change.median, cell.change.q3) == (same(q1), same(median), same(q3)), \
+            (measure, visit)
+        nonzero = [x for x in diffs if x != 0]
         if not nonzero:
             assert cell.test.p is None
             continue
@@ -115,43 +120,14 @@ def test_change_from_baseline_and_the_signed_rank_test_match_scipy_and_an_exact_
         if ties and len(nonzero) > 10:
             continue  # scipy's own permutation route takes seconds here; the enumeration above checked it
         method = stats.PermutationMethod(n_resamples=2 ** len(nonzero)) if ties else "exact"
-        expected = stats.wilcoxon(nonzero, zero_method="wilcox", method=method)
+        expected = stats.wilcoxon([float(x) for x in nonzero], zero_method="wilcox", method=method)
         assert cell.test.p == pytest.approx(expected.pvalue, abs=1e-12)
         assert cell.test.statistic == pytest.approx(expected.statistic)
 
 
-def _relative(measure: str, base: Fraction, follow: Fraction) -> float:
-    gain = (follow - base) if measure == "MMT" else (base - follow)
-    return math.inf if base == 0 and gain > 0 else (-math.inf if base == 0 and gain < 0 else
-                                                     (0.0 if base == 0 else gain / base * 100))
-
-
-RANGE = {"PhGA": 100, "PtGA": 100, "HAQ": 3, "MMT": 80, "extramuscular": 100}
-POINTS = {  # Aggarwal 2017, Table 3: (upper bound of absolute % improvement, points)
-    "PhGA": ((5, 0), (15, 7.5), (25, 15), (40, 17.5), (math.inf, 20)),
-    "PtGA": ((5, 0), (15, 2.5), (25, 5), (40, 7.5), (math.inf, 10)),
-    "MMT": ((2, 0), (10, 10), (20, 20), (30, 27.5), (math.inf, 32.5)),
-    "HAQ": ((5, 0), (15, 5), (25, 7.5), (40, 7.5), (math.inf, 10)),
-    "CK": ((5, 0), (15, 2.5), (25, 5), (40, 7.5), (math.inf, 7.5)),
-    "extramuscular": ((5, 0), (15, 7.5), (25, 12.5), (40, 15), (math.inf, 20)),
-}
-
-
-def _criteria(base: dict, follow: dict) -> tuple[bool | None, float | None]:
-    if any(base[m] is None or follow[m] is None for m in CORE):
-        return None, None
-    b = {m: Fraction(str(base[m])) for m in CORE}
-    f = {m: Fraction(str(follow[m])) for m in CORE}
-    rel = {m: _relative(m, b[m], f[m]) for m in CORE}
-    improved = [m for m in CORE if rel[m] >= 20]
-    worsened = [m for m in CORE if rel[m] <= -25]
-    imacs = len(improved) >= 3 and len(worsened) <= 2 and "MMT" not in worsened
-    total = 0.0
-    for m in CORE:
-        gain = (f[m] - b[m]) if m == "MMT" else (b[m] - f[m])
-        pct = gain / b[m] * 100 if m == "CK" else gain / RANGE[m] * 100
-        total += next(points for upper, points in POINTS[m] if pct <= upper)
-    return imacs, total
+def _core(values: dict) -> dict:
+    """The six core set measures as the criteria take them: the trial records one enzyme, CK (in U/L)."""
+    return {m: values[m] for m in MEASURES if m != "enzyme"} | {"enzyme": values["CK"]}
 
 
 def test_responder_counts_match_the_published_criteria_recomputed_here(trial, report):
@@ -162,21 +138,21 @@ def test_responder_counts_match_the_published_criteria_recomputed_here(trial, re
         not_evaluable = []
         for n in range(1, 16):
             visit = trial.visits[(code(n), responders.key)]
-            due_closed = dt.date.fromisoformat(visit["due"]) + dt.timedelta(days=visit["window_days"]) < trial.today
             attended = (code(n), responders.key) in trial.values
             if not attended and not (dt.date.fromisoformat(visit["due"]) < trial.today):
                 continue  # not due yet: not among the patients counted at this visit
-            met, total = _criteria(trial.values[(code(n), "baseline")], trial.values[(code(n), responders.key)]) \
-                if attended else (None, None)
-            if met is None:
+            # A visit that did not take place has every measure missing: decided by nothing.
+            follow = _core(trial.values[(code(n), responders.key)]) if attended else dict.fromkeys(MEASURES)
+            result = decide(_core(trial.values[(code(n), "baseline")]), follow)
+            if result["imacs"] is not None:
+                imacs_evaluable += 1
+                imacs_met += result["imacs"]
+            if result["category"] is not None:
+                tis_evaluable += 1
+                for j, level in enumerate(("minimal", "moderate", "major")):
+                    reached[level] += result["category"] in ("minimal", "moderate", "major")[j:]
+            if result["imacs"] is None or result["category"] is None:
                 not_evaluable.append(code(n))
-                assert attended or due_closed or dt.date.fromisoformat(visit["due"]) < trial.today
-                continue
-            imacs_evaluable += 1
-            imacs_met += met
-            tis_evaluable += 1
-            for threshold, level in ((20, "minimal"), (40, "moderate"), (60, "major")):
-                reached[level] += total >= threshold
         assert (responders.imacs_met, responders.imacs_evaluable) == (imacs_met, imacs_evaluable), responders.key
         assert (responders.tis, responders.tis_evaluable) == (reached, tis_evaluable), responders.key
         assert sorted(r.study_code for r in responders.not_evaluable) == sorted(not_evaluable), responders.key
@@ -242,9 +218,32 @@ def test_tolerability_counts_every_event_by_severity_relation_seriousness_and_wi
 
 
 def test_ck_recorded_in_two_units_is_shown_in_one(report):
-    ck = _rows(report)["enzymes.CK"].measure
-    assert ck.unit == "U/L"  # ten patients recorded U/L, five µkat/L
-    assert ck.core == "enzyme"
+    rows = _rows(report)
+    ck = rows["enzymes.CK"].measure
+    assert ck.unit == "U/L"  # the clinic's unit (ten patients recorded U/L, five µkat/L)
+    assert ck.core is None  # CK's own row, in its unit, stays with the enzymes
+    enzymes = next(g for g in report.groups if g.title == "Muscle enzymes")
+    assert [r.measure.key for r in enzymes.rows] == ["enzymes.CK", "enzymes.CK_xULN"]
+    # The core set's enzyme: the one the criteria follow, as a multiple of the upper limit, said so.
+    core = next(g for g in report.groups if g.core)
+    followed = core.rows[-1].measure
+    assert (followed.key, followed.core, followed.unit) == ("enzymes.enzyme_followed_xULN", "enzyme", None)
+    assert "multiple of the upper limit of normal" in followed.label
+    assert followed.enzymes == [("CK (creatine kinase)", 15)]
+    # The visit's most abnormal enzyme may be another than the one followed: never a row of its own.
+    assert "enzymes.enzyme_most_abnormal" not in rows
+
+
+def test_lab_values_are_shown_in_the_clinics_unit_converted_exactly(trial):
+    with trial.app.test_request_context():
+        swedish = build_report(trial.app.extensions["pro_app"], trial.app.extensions["pro_app.studies"]["trial"],
+                               "en", as_of=trial.today, lab_unit="ukat_L")
+    ck = next(r for g in swedish.groups for r in g.rows if r.measure.key == "enzymes.CK")
+    assert ck.measure.unit == "µkat/L"
+    for cell, visit in zip(ck.cells, VISITS):
+        raw = [Fraction(v["CK"]) / 60 for (_p, k), v in trial.values.items() if k == visit and v["CK"] is not None]
+        assert cell.level.n == len(raw) > 0
+        assert cell.level.median == pytest.approx(float(np.median([float(x) for x in raw])), rel=1e-12)
 
 
 def test_a_data_cut_before_the_visits_leaves_them_out(trial):
@@ -285,6 +284,11 @@ def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp
         assert [c.level.n for c in rows[key].cells] == [2, 2, 0, 0, 0], key
         assert rows[key].cells[1].change.n == 2
     assert rows["sf36.PCS"].measure.label == "Fysisk summaskala"  # the scorer's Swedish label, not its id
+    # The MAP is provisional (a reconstruction of the published form): its group and rows say why; SF-36 is not.
+    groups = {g.title: g for g in report.groups}
+    assert groups["MAP"].provisional.startswith("Frågornas formulering och fördelningen på delskalor")
+    assert rows["map.MAP_total"].measure.provisional == groups["MAP"].provisional
+    assert groups["SF-36"].provisional is None and rows["sf36.PCS"].measure.provisional is None
 
 
 def test_the_streamed_exports_say_exactly_what_the_whole_exports_say(trial):

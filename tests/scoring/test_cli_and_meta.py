@@ -34,6 +34,7 @@ def test_score_haq_prints_json(run):
     assert result["questionnaire"] == "haq" and result["definition_hash"].startswith("sha256:")
     scales = {s["id"]: s for s in result["scales"]}
     assert scales["HAQ_DI"]["value"] == 1.125  # walking 1 -> 2 by the cane: 9/8 (ARAMIS 2009)
+    assert scales["HAQ_DI"]["exact"] == "9/8" and scales["HAQ_DI"]["display"] == "1.125"
     assert scales["HAQ_DI_no_aids"]["value"] == 1.0
     assert scales["HAQ_pain"]["value"] is None and scales["HAQ_pain"]["reason"]["sv"]
 
@@ -45,6 +46,15 @@ def test_score_sf36_prints_json(run):
     assert scales["HT"]["value"] == 50.0
     assert scales["BP"]["value"] == 100.0
     assert scales["PCS"]["value"] is None
+
+
+def test_score_json_keeps_the_value_unrounded_beside_its_display(run):
+    # 13/6 (Bruce & Fries 2003: mean of six categories 3, 2, 2, 2, 2, 2) is shown as 2.167 but kept whole.
+    answers = {f"haq{c}{x}": 2 for c, xs in zip(range(1, 7), ["ab", "ab", "abc", "ab", "abc", "ab"]) for x in xs}
+    answers["haq1a"] = 3
+    code, out, _ = run("haq", answers)
+    haq_di = {s["id"]: s for s in json.loads(out)["scales"]}["HAQ_DI"]
+    assert (haq_di["value"], haq_di["exact"], haq_di["display"]) == (13 / 6, "13/6", "2.167")
 
 
 def test_unknown_item_is_an_error(run):

@@ -6,6 +6,8 @@ Expected numbers are hand-computed from those rules; the computation is written 
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from scoring_helpers import assert_not_computable, by_id
@@ -128,7 +130,7 @@ def test_six_categories_are_enough(haq):
     answers = {i: 2 for c in (1, 2, 3, 4, 5, 6) for i in ITEMS[c]}
     answers["haq1a"] = 3
     s = by_id(haq, answers)
-    assert s["HAQ_DI"].value == round((3 + 2 * 5) / 6, 3)  # 13/6 = 2.167
+    assert s["HAQ_DI"].exact == Fraction(3 + 2 * 5, 6)  # 13/6, shown as 2.167
     assert s["HAQ_DI"].answered == 6
 
 
@@ -164,3 +166,58 @@ def test_pain_unmarked_is_missing(haq):
 def test_pain_edges(haq):
     assert by_id(haq, {"haq_pain": 0.0})["HAQ_pain"].value == 0.0  # untouched would be None, 0 is a mark
     assert by_id(haq, {"haq_pain": 100.0})["HAQ_pain"].extra["haq_0_3"] == 3.0
+
+
+def test_min_categories_defaults_to_six_when_the_file_does_not_say(haq):
+    # Bruce & Fries 2003 / ARAMIS 2009: at least 6 of 8 categories; the default when options omit it.
+    q = haq.model_copy(update={"scoring": haq.scoring.model_copy(update={"options": {}})})
+    six = {i: 1 for c in (1, 2, 3, 4, 5, 6) for i in ITEMS[c]}
+    five = {i: 1 for c in (1, 2, 3, 4, 5) for i in ITEMS[c]}
+    assert by_id(q, six)["HAQ_DI"].value == 1 and by_id(q, five)["HAQ_DI"].value is None
+    strict = haq.model_copy(update={"scoring": haq.scoring.model_copy(update={"options": {"min_categories": 7}})})
+    assert by_id(strict, six)["HAQ_DI"].value is None
+
+
+def test_aids_and_help_answers_are_told_apart_from_unanswered(haq):
+    answers = {**all_items(1), "aids1": ["none"], "help1": ["dressing", "eating"], "aids2": ["jar_opener"]}
+    s = by_id(haq, answers)["HAQ_DI"]
+    assert s.extra["aids_help"] == {"aids1": "none", "aids2": ["jar_opener"], "help1": ["dressing", "eating"],
+                                    "help2": "unanswered"}
+    assert "help2" in s.missing and "aids1" not in s.missing and "aids2" not in s.missing
+    # An old stored [] (before "none" was an explicit answer) is read as unanswered.
+    old = by_id(haq, {**all_items(1), "aids1": []})["HAQ_DI"]
+    assert old.extra["aids_help"]["aids1"] == "unanswered" and "aids1" in old.missing
+    # dressing, eating (help) and grip (jar opener) raised from 1 to 2: (3 x 2 + 5 x 1) / 8.
+    assert s.exact == Fraction(11, 8)
+
+
+def test_category_details_count_the_answered_items(haq):
+    answers = {**all_items(0)}
+    del answers["haq3a"]
+    cats = {c["category"]: c for c in by_id(haq, answers)["HAQ_DI"].extra["categories"]}
+    assert cats[3]["answered_items"] == 2 and cats[1]["answered_items"] == 2 and cats[8]["answered_items"] == 3
+    assert cats[3]["name"] == {"en": "Eating", "sv": "Äta"}
+
+
+def test_a_questionnaire_without_the_haq_items_is_refused(haq):
+    broken = haq.model_copy(update={"pages": haq.pages[:1]})
+    with pytest.raises(ValueError, match="lacks HAQ items"):
+        by_id(broken, {})
+
+
+def test_without_aids_is_reported_beside_the_adjusted_index(haq):
+    s = by_id(haq, {**all_items(1), "aids1": ["cane"]})
+    assert s["HAQ_DI"].extra["without_aids_help"] == 1.0 and s["HAQ_DI_no_aids"].value == 1.0
+    assert s["HAQ_DI"].value == 1.125
+    assert s["HAQ_DI_no_aids"].label["sv"].startswith("HAQ funktionsindex utan justering")
+
+
+def test_the_index_lists_its_unanswered_items_and_counts_categories(haq):
+    answers = {**all_items(1), "aids1": ["none"], "aids2": ["none"], "help1": ["none"], "help2": ["none"]}
+    del answers["haq3a"], answers["haq8b"], answers["haq8c"]
+    s = by_id(haq, answers)["HAQ_DI"]
+    assert s.missing == ["haq3a", "haq8b", "haq8c"]  # every category still answered by some item
+    assert (s.answered, s.items) == (8, 8)
+    del answers["haq8a"]
+    s = by_id(haq, answers)["HAQ_DI"]
+    assert (s.answered, s.items) == (7, 8) and s.exact == 1

@@ -75,3 +75,42 @@ def test_broken_structure_is_a_clear_error(map_q):
     )
     with pytest.raises(ValueError, match="unknown item 'nope'"):
         by_id(bad, {})
+
+
+def test_min_fraction_defaults_to_a_half(map_q):
+    options = {k: v for k, v in map_q.scoring.options.items() if k != "min_fraction"}
+    q = map_q.model_copy(update={"scoring": map_q.scoring.model_copy(update={"options": options})})
+    answers = {i: 3 for i in ALL if i not in MOVEMENT[4:]}  # 4 of 7 movement items
+    assert by_id(q, answers)["movement"].value == 3.0
+    del answers[MOVEMENT[3]]  # 3 of 7
+    assert by_id(q, answers)["movement"].value is None
+    strict = map_q.model_copy(update={"scoring": map_q.scoring.model_copy(update={"options": {**options, "min_fraction": 1}})})
+    assert by_id(strict, {i: 3 for i in ALL if i != "map1"})["movement"].value is None
+
+
+def test_missing_items_and_components_are_listed(map_q):
+    answers = {i: 2 for i in ALL if i not in ("map2", "map30")}
+    s = by_id(map_q, answers)
+    assert s["movement"].missing == ["map2"] and s["movement"].answered == 6 and s["movement"].items == 7
+    assert s["MAP_total"].missing == ["map30"] and s["MAP_total"].answered == 7 and s["MAP_total"].items == 8
+    assert s["map28"].label == {"sv": map_q.answer_text("map28", "sv"), "en": map_q.answer_text("map28", "en")}
+
+
+@pytest.mark.parametrize("domains, message", [
+    ([], "must list the subscales"),
+    ([{"id": "x", "items": ["map1"]}], "needs id, label"),
+    ([{"id": "x", "label": {"en": "x"}, "items": ["map1"]}], "needs id, label"),
+    ("movement", "must list the subscales"),
+])
+def test_every_structure_error_is_named(map_q, domains, message):
+    options = {**map_q.scoring.options, "domains": domains}
+    bad = map_q.model_copy(update={"scoring": map_q.scoring.model_copy(update={"options": options})})
+    with pytest.raises(ValueError, match=message):
+        by_id(bad, {})
+
+
+def test_an_unknown_single_item_is_named(map_q):
+    options = {**map_q.scoring.options, "single_items": ["map28", "map99"]}
+    bad = map_q.model_copy(update={"scoring": map_q.scoring.model_copy(update={"options": options})})
+    with pytest.raises(ValueError, match="unknown single item 'map99'"):
+        by_id(bad, {})

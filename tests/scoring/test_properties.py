@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import math
 from typing import Any
 
@@ -28,14 +29,19 @@ from pro_app.scoring import score
 from scoring_helpers import QUESTIONNAIRE_DIR
 
 QUESTIONNAIRES = load_directory(QUESTIONNAIRE_DIR)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# scripts/mutate.py sets PRO_APP_PROPERTY_EXAMPLES lower to test many mutants quickly.
+SETTINGS = settings(max_examples=int(os.environ.get("PRO_APP_PROPERTY_EXAMPLES", 150)), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def value_strategy(q: Any, answer_id: str) -> st.SearchStrategy[Any]:
     item = q.item_for_answer(answer_id)
     options = q.options_for(answer_id)
     if isinstance(item, MultipleChoice):
-        return st.lists(st.sampled_from([o.code for o in options]), unique=True)
+        ticked = st.lists(st.sampled_from([o.code for o in item.listed_options(q)]), unique=True)
+        if item.none_option is None:
+            return ticked
+        return st.one_of(ticked, st.just([item.none_option.code]))  # "none of these" stands alone
     if options is not None:
         return st.sampled_from([o.code for o in options])
     if isinstance(item, VisualAnalogueScale):
@@ -59,7 +65,7 @@ def assert_in_range_or_explained(q: Any, answers: dict[str, Any]) -> None:
         if scale.value is None:
             assert scale.reason and scale.reason["en"] and scale.reason["sv"], scale.id
         else:
-            assert scale.min <= scale.value <= scale.max, (scale.id, scale.value)
+            assert scale.min <= scale.value and (scale.max is None or scale.value <= scale.max), (scale.id, scale.value)
 
 
 @pytest.mark.parametrize("qid", sorted(QUESTIONNAIRES))
@@ -85,7 +91,7 @@ def test_complete_answers_score_every_scale(qid):
     def check(answers):
         for scale in score(q, normalise_answers(q, answers)):
             assert scale.value is not None, (scale.id, scale.reason)
-            assert scale.min <= scale.value <= scale.max
+            assert scale.min <= scale.value and (scale.max is None or scale.value <= scale.max)
 
     check()
 

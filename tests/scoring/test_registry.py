@@ -29,9 +29,10 @@ def plugin_package(tmp_path, monkeypatch):
     (info / "entry_points.txt").write_text("[pro_app.scorers]\npercent_of_line = clinic_scorers:score_percent_of_line\n",
                                            encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(scoring, "_entry_points_loaded", False)
+    scoring._load_entry_points.cache_clear()
     yield
     scoring.SCORERS.pop("percent_of_line", None)
+    scoring._load_entry_points.cache_clear()
 
 
 def test_builtin_scorers_are_registered():
