@@ -7,6 +7,10 @@ from pages). The patients may have history (responses stored from earlier visits
 the data folder is read back: every response the server acknowledged must be stored exactly
 once. With ``profile=True`` py-spy samples every worker (idle threads too) and says how much
 of the request time was spent waiting on a lock.
+
+On PostgreSQL (``database=`` a function that gives a new empty database's URL) the seeded folder is
+copied into it (``pro-app db copy``) and ``servers`` app servers (each ``pro-app serve``) share it; the
+tablets are spread over them. ``think`` seconds between a patient's pages is how fast people read and tap.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from urllib.parse import urlencode, urlsplit
 
 from pro_app.auth import hash_password
 from pro_app.definitions import Questionnaire, VisualAnalogueScale
-from pro_app.storage import Store
+from pro_app.storage import TinyDBStore, open_store
 
 from .seed import load_questionnaires, seed_folder
 
@@ -124,13 +128,15 @@ def _page_fields(q: Questionnaire, html: str, n: int) -> list[tuple[str, str]]:
     return fields
 
 
-def _answer(tablet: Tablet, q: Questionnaire, round_: int) -> bool:
+def _answer(tablet: Tablet, q: Questionnaire, round_: int, think: float = 0.0) -> bool:
     """Answer one questionnaire page by page and send it; True once the server acknowledged it."""
     status, _, location = tablet.get(f"/tablet/q/{q.id}", "start")
     for _step in range(len(q.pages) + 3):
         if "/review" in (location or ""):
             break
         status, html, _ = tablet.get(location, "page_get")
+        if think:  # the patient reads the page and answers it: a few seconds, not the same for everyone
+            time.sleep(think * (0.5 + (hash((q.id, _step, round_, id(tablet))) % 1000) / 1000))
         for _again in range(3):  # a follow-up question appears: answer it and press Next again
             status, html, next_location = tablet.post(location, _page_fields(q, html, round_), "page_save")
             if status == 302:
@@ -145,7 +151,8 @@ def _answer(tablet: Tablet, q: Questionnaire, round_: int) -> bool:
 
 
 def _tablet_run(port: int, patient: dict[str, Any], visits: list[str], questionnaires: dict[str, Questionnaire],
-                deadline: float, timings: list, acknowledged: list, errors: list, filled: tuple[str, ...]) -> None:
+                deadline: float, timings: list, acknowledged: list, errors: list, filled: tuple[str, ...],
+                think: float = 0.0) -> None:
     tablet = Tablet(port, timings)
     try:
         for round_, visit_id in enumerate(visits):
@@ -164,7 +171,7 @@ def _tablet_run(port: int, patient: dict[str, Any], visits: list[str], questionn
             assert location == "/tablet/", (status, location)
             _, html, _ = tablet.get("/tablet/", "tablet_home")
             for qid in filled:
-                if _answer(tablet, questionnaires[qid], round_):
+                if _answer(tablet, questionnaires[qid], round_, think):
                     acknowledged.append((patient["id"], visit_id, qid))
             _, html, _ = tablet.get("/tablet/", "tablet_home")
             tablet.post("/tablet/finish", {"csrf_token": _token(html)}, "finish")
@@ -234,32 +241,44 @@ def _kinds(timings: list[tuple[str, float]], kinds: tuple[str, ...]) -> dict[str
 
 def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int = 3,
              time_limit: float = 180.0, history: int = 0, filled: tuple[str, ...] = FILLED,
-             profile: bool = False) -> dict[str, Any]:
+             profile: bool = False, think: float = 0.0, database: Any = None, servers: int = 1) -> dict[str, Any]:
+    from pro_app.storage.copy import copy_store
+
     questionnaires = load_questionnaires()
     data = workdir / f"load-data-{history}-{time.monotonic_ns()}"
     folder = seed_folder(data, questionnaires, patients=tablets, responses_per_patient=history, open_visits=rounds,
                          visit_questionnaires=filled)
-    Store(data).create_user(NURSE[0], hash_password(NURSE[1]), "nurse", "benchmark")
-    port = free_port()
+    TinyDBStore(data).create_user(NURSE[0], hash_password(NURSE[1]), "nurse", "benchmark")
+    address = str(data)
+    if database is not None:
+        address = database()
+        copy_store(TinyDBStore(data), open_store(address))
     env = {**os.environ, "PRO_APP_DATA_DIR": str(data), "PRO_APP_SECURE_COOKIES": "0",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    server = subprocess.Popen([sys.executable, "-m", "pro_app", "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", str(workers)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env.pop("PRO_APP_DATABASE_URL", None)
+    if database is not None:
+        env["PRO_APP_DATABASE_URL"] = address
+    ports = [free_port() for _ in range(servers)]
+    running = [subprocess.Popen([sys.executable, "-m", "pro_app", "serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--workers", str(workers)], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for port in ports]
     timings: list[tuple[str, float]] = []
     acknowledged: list[tuple[str, str, str]] = []
     errors: list[str] = []
     spy = None
     spy_out = workdir / f"py-spy-{history}-{time.monotonic_ns()}.txt"
+    server_log = ""
     try:
-        _wait_for(port, server)
+        for port, server in zip(ports, running):
+            _wait_for(port, server)
         if profile:
-            spy = _profile(server.pid, spy_out)
+            spy = _profile(running[0].pid, spy_out)
         started = time.perf_counter()
         deadline = time.monotonic() + time_limit
-        threads = [threading.Thread(target=_tablet_run, args=(port, p, folder.open_visits[p["id"]], questionnaires,
-                                                              deadline, timings, acknowledged, errors, filled))
-                   for p in folder.patients]
+        threads = [threading.Thread(target=_tablet_run, args=(ports[n % servers], p, folder.open_visits[p["id"]],
+                                                              questionnaires, deadline, timings, acknowledged, errors,
+                                                              filled, think))
+                   for n, p in enumerate(folder.patients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -272,23 +291,29 @@ def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int 
                 spy.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 spy.kill()
-        server.terminate()
-        try:
-            _, server_log = server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            _, server_log = server.communicate()
+        for server in running:
+            server.terminate()
+            try:
+                _, log = server.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                _, log = server.communicate()
+            server_log += log
 
-    store = Store(data)
+    store = open_store(address)
     opened = {(p["id"], v) for p in folder.patients for v in folder.open_visits[p["id"]]}
     stored = [(r["patient"], r["visit"], r["questionnaire"]) for p in folder.patients
               for r in store.list_responses(p["id"]) if r["status"] == "completed" and (p["id"], r["visit"]) in opened]
+    store.close()
     all_seconds = [s for _, s in timings]
     saves = [s for kind, s in timings if kind in ("page_save", "submit")]
     pages = [s for kind, s in timings if kind in PAGE_KINDS]
-    return {
+    result = {
         "figure": "load_http",
-        "server": f"gunicorn, {workers} workers x 4 threads, 127.0.0.1",
+        "server": f"{servers} x gunicorn, {workers} workers x 4 threads, 127.0.0.1",
+        "backend": "postgres" if database is not None else "tinydb",
+        "servers": servers,
+        "think_seconds": think,
         "tablets": tablets,
         "history_responses_per_patient": history,
         "rounds_per_tablet": rounds,
@@ -315,3 +340,4 @@ def run_load(workdir: Path, *, tablets: int = 20, rounds: int = 3, workers: int 
         "errors": errors[:5],
         "server_errors": [line for line in server_log.splitlines() if "Traceback" in line or "Error" in line][:5],
     }
+    return result

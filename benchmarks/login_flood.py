@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from pro_app.auth import hash_password
-from pro_app.storage import Store
+from pro_app.storage import TinyDBStore as Store
 
 from .load import ROOT, Tablet, _token, _wait_for, free_port, percentile
 

@@ -3,6 +3,7 @@
     python -m benchmarks            # the figures in docs/performance.md (a few minutes)
     python -m benchmarks --quick    # every figure, small, in seconds (the test suite runs this)
     python -m benchmarks --only save_history,visits,sqlite,floor,load
+    python -m benchmarks --only backends_save,backends_reads,backends_summary,backends_export,backends_load,multi_server
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import backends
 from .hot_path import append_fsync_floor, save_history, sqlite_reference, visits_and_registration
 from .load import ALL_PATIENT_FORMS, FILLED, percentile, run_load
 from .seed import VISIT_QUESTIONNAIRES, load_questionnaires, plain_tinydb_file, sample_answers, seed_folder, seed_study
@@ -45,7 +47,7 @@ def save_scaling(work: Path, quick: bool) -> list[dict[str, Any]]:
     """One response saved (start, one page of answers, complete) with little and with much stored data."""
     from tinydb import TinyDB
 
-    from pro_app.storage import Store
+    from pro_app.storage import TinyDBStore as Store
 
     questionnaires = load_questionnaires()
     large_n = 2_500 if quick else 50_000
@@ -374,6 +376,7 @@ FIGURES: dict[str, Callable[[Path, bool], list[dict[str, Any]]]] = {
     "startup": startup,
     "study_report": study_report,
     "load": load,
+    **backends.FIGURES,  # TinyDB and PostgreSQL side by side (issue 11)
 }
 
 
@@ -391,11 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pro-app-bench-") as tmp:
         work = Path(tmp)
-        for name in chosen:
-            for figure in FIGURES[name](work, args.quick):
-                figure["quick"] = args.quick
-                print(json.dumps(figure, ensure_ascii=False), flush=True)
-                results.append(figure)
+        try:
+            for name in chosen:
+                for figure in FIGURES[name](work, args.quick):
+                    figure["quick"] = args.quick
+                    print(json.dumps(figure, ensure_ascii=False), flush=True)
+                    results.append(figure)
+        finally:
+            backends.Postgres.stop()
     summary = targets(results)
     summary["quick"] = args.quick
     print(json.dumps(summary, ensure_ascii=False), flush=True)

@@ -6,6 +6,7 @@ questionnaire: the app refuses to start if one is invalid, naming file and line.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
@@ -15,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import config
 from .catalog import Catalog
 from .definitions import DefinitionErrors, load_directory
-from .storage import Store
+from .storage import DIR_MODE, StorageError, open_store
 
 __all__ = ["create_app", "LANGUAGES"]
 
@@ -62,7 +63,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    store = Store(app.config["DATA_DIR"])
+    store = open_store(app.config["DATABASE_URL"] or app.config["DATA_DIR"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = store.secret_key()
+    try:  # this server's own lock files live in the data folder, whichever backend keeps the data
+        Path(app.config["DATA_DIR"]).mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create data folder {app.config['DATA_DIR']}: {exc.strerror}") from exc
     app.extensions["pro_app"] = Catalog(questionnaires, store)
     app.extensions["pro_app.studies"] = studies
 

@@ -12,11 +12,12 @@ import functools
 import logging
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -69,7 +70,8 @@ def _hash_slot() -> Iterator[None]:
     try:
         # A kernel lock: a waiting login sleeps until the hash before it is done, never polls.
         try:
-            with exclusive(catalog().store.root / "login-hash.lock", timeout=HASH_WAIT_SECONDS):
+            # This machine's CPU is what the slot guards: its lock file is in this server's data folder.
+            with exclusive(Path(current_app.config["DATA_DIR"]) / "login-hash.lock", timeout=HASH_WAIT_SECONDS):
                 yield
         except LockTimeout as exc:
             raise Busy() from exc

@@ -22,6 +22,29 @@ def main() -> None:
     pass
 
 
+def _store():
+    """The configured store (PRO_APP_DATABASE_URL, else the data folder), or a clear error."""
+    from .storage import StorageError, open_store
+
+    try:
+        return open_store(config.storage_address())
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
+
+
+def _progress(total: int, what: str):
+    """A progress bar of responses on standard error, shown only on a terminal (not in a pipe or a log)."""
+    from tqdm import tqdm
+
+    try:
+        width, height = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        width, height = 0, 0
+    # A terminal that reports no size (a serial console, a bare pty) still gets a bar of 80 columns.
+    return tqdm(total=total, unit=" responses", desc=what, file=sys.stderr, disable=None,
+                ncols=width if width > 0 else 80, nrows=height if height > 0 else 24, mininterval=0.5)
+
+
 def _questionnaires() -> dict:
     """Every questionnaire, or a clear error naming the bad file and line."""
     from .definitions import DefinitionErrors, load_directory
@@ -38,8 +61,8 @@ def _questionnaires() -> dict:
 @main.command(help="Check questionnaire YAML files; every error as file:line: where: what. With a data folder "
                     "(--data, or PRO_APP_DATA_DIR), also check each version against the definitions answered there.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--data", "data", type=click.Path(file_okay=False), envvar="PRO_APP_DATA_DIR",
-              help="Data folder whose stored definitions the versions are checked against.")
+@click.option("--data", "data", type=click.Path(file_okay=False), envvar=["PRO_APP_DATABASE_URL", "PRO_APP_DATA_DIR"],
+              help="Data folder (or postgresql:// URL) whose stored definitions the versions are checked against.")
 def validate(paths: tuple[str, ...], data: str | None) -> None:
     targets = list(paths) or [str(config.questionnaire_dir())]
     missing = [p for p in targets if not Path(p).exists()]
@@ -47,7 +70,7 @@ def validate(paths: tuple[str, ...], data: str | None) -> None:
         click.echo(f"{p}:1: file: no such file or folder", err=True)
     questionnaires, errors = validate_paths([p for p in targets if p not in missing])
     if data:
-        errors += _version_errors(questionnaires, Path(data))
+        errors += _version_errors(questionnaires, data)
     for error in errors:
         click.echo(str(error), err=True)
     if errors or missing:
@@ -64,16 +87,26 @@ def validate(paths: tuple[str, ...], data: str | None) -> None:
         )
 
 
-def _version_errors(questionnaires: dict, data: Path) -> list:
+def _version_errors(questionnaires: dict, data: str) -> list:
     """Each questionnaire's version against the definitions stored in ``data`` (the rule: pro_app/versions.py)."""
     from .definitions import DefinitionError
-    from .storage import Store
+    from .storage import StorageError, is_database_url, open_store
     from .versions import check_version, stored_definitions
 
-    if not (data / "definitions").is_dir():
+    if not is_database_url(data) and not (Path(data) / "definitions").is_dir():
         click.echo(f"no stored definitions in {data}: versions not checked")
         return []
-    stored, unreadable = stored_definitions(Store(data).definition_snapshots())
+    try:
+        store = open_store(data)
+        snapshots = store.definition_snapshots()
+        store.close()
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
+    stored, unreadable = stored_definitions(snapshots)
+    if is_database_url(data):
+        from .storage.postgres import redacted
+
+        data = redacted(data)  # never a password on the screen
     for digest in unreadable:
         click.echo(f"warning: {data}/definitions: the stored definition {digest} cannot be read", err=True)
     errors = []
@@ -303,11 +336,9 @@ def texts_import(csv_file: str, yaml_file: str, dry_run: bool) -> None:
 @click.password_option(help="Asked for (twice) when not given.")
 def create_user(username: str, role: str, display_name: str, password: str) -> None:
     from .auth import hash_password
-    from .storage import Store
-
     if len(password) < 10:
         raise click.ClickException("the password must have at least 10 characters")
-    store = Store(config.data_dir())
+    store = _store()
     try:
         store.create_user(username, hash_password(password), role, "cli", display_name)
     except ValueError as exc:
@@ -323,9 +354,8 @@ def create_user(username: str, role: str, display_name: str, password: str) -> N
 def outcomes(study_code: str) -> None:
     from .catalog import Catalog
     from .outcomes import patient_outcomes
-    from .storage import Store
 
-    store = Store(config.data_dir())
+    store = _store()
     patient = store.find_patient(study_code)
     if patient is None:
         click.echo(f"Error: no patient with study code '{study_code}'", err=True)
@@ -370,20 +400,38 @@ def validate_studies(paths: tuple[str, ...]) -> None:
               help="Language of question texts in the FHIR export.")
 def export(fmt: str, out: str, lang: str) -> None:
     from .catalog import Catalog
-    from .export import export_text
-    from .storage import Store
+    from .export import export_chunks
+    from .storage import StorageError
 
-    store = Store(config.data_dir())
-    text = export_text(Catalog(_questionnaires(), store), fmt, lang=lang)
-    store.audit("cli", "export", "data", fmt, format=fmt)
-    if out == "-":
-        click.echo(text, nl=False)
-        return
+    store = _store()
+    cat = Catalog(_questionnaires(), store)
+    target = None
     try:
-        Path(out).write_text(text, encoding="utf-8", newline="")
+        # Written as it is read, response by response; the bar (on a terminal only) counts responses.
+        with _progress(store.response_count(), f"export {fmt}") as bar:
+            chunks = export_chunks(cat, fmt, lang=lang, progress=bar.update)
+            if out == "-":
+                for chunk in chunks:
+                    sys.stdout.write(chunk)
+                sys.stdout.flush()
+            else:
+                target = Path(out)
+                with target.open("w", encoding="utf-8", newline="") as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+        store.audit("cli", "export", "data", fmt, format=fmt)
     except OSError as exc:
+        if target is not None:
+            target.unlink(missing_ok=True)  # never leave half an export that looks whole
         raise click.ClickException(f"{out}: {exc.strerror}")
-    click.echo(f"wrote {out}", err=True)
+    except StorageError as exc:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        raise click.ClickException(str(exc))
+    finally:
+        store.close()
+    if target is not None:
+        click.echo(f"wrote {out}", err=True)
 
 
 @main.command(help="The study report (where the study stands, cohort table, responders, tolerability, plots) "
@@ -429,6 +477,59 @@ def report(study_id: str, out: str, lang: str, as_of, link_base: str) -> None:
     click.echo(f"wrote {out}: {built.patients} patient(s), data cut {built.as_of.isoformat()}", err=True)
 
 
+# ---------------------------------------------------------------- the database
+
+
+@main.group(help="The store's database: PostgreSQL schema upgrades, and moving a clinic's data between stores.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Bring the PostgreSQL schema up to this pro-app's version (run before starting it; "
+                            "safe to run again, and from several machines at once).")
+@click.option("--url", envvar="PRO_APP_DATABASE_URL", required=True, metavar="postgresql://...",
+              help="The database (default: PRO_APP_DATABASE_URL).")
+def db_upgrade(url: str) -> None:
+    from .storage import StorageError, is_database_url
+    from .storage.postgres import SCHEMA_VERSION, redacted, upgrade
+
+    if not is_database_url(url):
+        raise click.ClickException(f"not a PostgreSQL URL: {url} (the TinyDB data folder upgrades itself on start)")
+    try:
+        applied = upgrade(url)
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
+    done = f"applied migration(s) {', '.join(map(str, applied))}" if applied else "nothing to do"
+    click.echo(f"{redacted(url)}: schema version {SCHEMA_VERSION} ({done})")
+
+
+@db.command("copy", help="Copy a clinic's data (staff, definitions, patients, visits, responses, the audit trail) "
+                         "from one store into an empty one, then verify counts and a checksum of every record. "
+                         "Each side is a TinyDB data folder or a postgresql:// URL.")
+@click.option("--from", "source", required=True, metavar="DIR|URL", help="Where the data is now.")
+@click.option("--to", "target", required=True, metavar="DIR|URL", help="An empty data folder or database.")
+def db_copy(source: str, target: str) -> None:
+    from .storage import StorageError, is_database_url, open_store
+    from .storage.copy import CopyError, copy_store
+    from .storage.postgres import redacted
+
+    if not is_database_url(source) and not (Path(source) / "layout").exists() and not (Path(source) / "index.json").exists():
+        raise click.ClickException(f"{source}: not a pro-app data folder")
+    if not is_database_url(target) and Path(target).exists() and any(Path(target).iterdir()):
+        raise click.ClickException(f"{target}: the folder is not empty; copy into a new one")
+    try:
+        source_store, target_store = open_store(source), open_store(target)
+        try:
+            with _progress(source_store.response_count(), "copy") as bar:
+                report = copy_store(source_store, target_store, progress=bar.update)
+        finally:
+            source_store.close()
+            target_store.close()
+    except (CopyError, StorageError, ValueError) as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"copied and verified {redacted(source)} -> {redacted(target)}: {report.line()}")
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -461,13 +562,21 @@ def demo(host: str, port: int, no_serve: bool, history: int) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     from . import create_app
 
-    create_app()  # refuse to start with an invalid questionnaire before forking
+    from .storage import StorageError
+
+    try:
+        # Refuse to start with an invalid questionnaire or an unusable store before forking.
+        create_app().extensions["pro_app"].store.close()
+    except StorageError as exc:
+        raise click.ClickException(str(exc))
     _serve(None, host, port, workers)
 
 
 def _serve(app, host: str, port: int, workers: int) -> None:
     from .server import serve
 
+    if app is not None:
+        app.extensions["pro_app"].store.close()  # connections are per process: each worker opens its own
     serve(app, host, port, workers)
 
 

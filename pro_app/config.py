@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
 __all__ = ["PROJECT_ROOT", "questionnaire_dir", "studies_dir", "translations_dir", "default_data_dir", "data_dir",
-           "from_environment", "enzyme_unit", "clinic_setting"]
+           "database_url", "storage_address", "from_environment", "enzyme_unit", "clinic_setting"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,52 +31,14 @@ def data_dir() -> Path:
     return Path(os.environ.get("PRO_APP_DATA_DIR", default_data_dir()))
 
 
-def _secret_key(data_dir: Path) -> str:
-    """A key from the environment, or one generated once and kept beside the data (shared by workers).
-
-    Several processes may start at once on an empty folder, and one may crash mid-write: the key is
-    written to a temporary file, fsynced, and linked into place under a lock, so every process reads
-    the same whole key; an empty file (from an older version's crash) counts as missing.
-    """
-    if os.environ.get("PRO_APP_SECRET_KEY"):
-        return os.environ["PRO_APP_SECRET_KEY"]
-    from filelock import FileLock
-
-    from .storage import DIR_MODE, FILE_MODE
-
-    path = data_dir / "secret_key"
-    key = _read_key(path)
-    if key:
-        return key
-    data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", mode=FILE_MODE):
-        key = _read_key(path)
-        if key:
-            return key
-        tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)  # over an empty file too
-            dir_fd = os.open(data_dir, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-    return _read_key(path)
+def database_url() -> str:
+    """``PRO_APP_DATABASE_URL`` (postgresql://...), or "" for the embedded TinyDB store in the data folder."""
+    return os.environ.get("PRO_APP_DATABASE_URL", "").strip()
 
 
-def _read_key(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return ""
+def storage_address() -> str:
+    """Where the data is: the database URL when one is configured, else the data folder."""
+    return database_url() or str(data_dir())
 
 
 def enzyme_unit() -> str:
@@ -113,7 +74,9 @@ def from_environment() -> dict:
         "DATA_DIR": str(folder),
         "QUESTIONNAIRE_DIR": str(questionnaire_dir()),
         "STUDIES_DIR": str(studies_dir()),
-        "SECRET_KEY": _secret_key(folder),
+        "DATABASE_URL": database_url(),
+        # From the environment, else generated once and kept by the store (shared by every server).
+        "SECRET_KEY": os.environ.get("PRO_APP_SECRET_KEY") or None,
         "SESSION_COOKIE_SECURE": _flag("PRO_APP_SECURE_COOKIES", True),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

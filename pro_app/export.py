@@ -29,18 +29,20 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
+import tempfile
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .catalog import Catalog
 from .definitions import Questionnaire
 from .scoring import Scale, score
 
 __all__ = ["ResponseRecord", "records", "wide_rows", "long_rows", "write_csv", "fhir_questionnaire",
-           "fhir_questionnaire_response", "fhir_bundle", "export_text", "FORMATS", "CANONICAL"]
+           "fhir_questionnaire_response", "fhir_bundle", "export_text", "export_chunks", "FORMATS", "CANONICAL"]
 
 FORMATS = ("csv", "csv-long", "fhir")
 CANONICAL = "urn:pro-app:questionnaire:"
@@ -65,18 +67,16 @@ class ResponseRecord:
 
 
 def records(cat: Catalog) -> Iterator[ResponseRecord]:
-    store = cat.store
-    for patient in store.list_patients():
-        for visit in store.list_visits(patient["id"]):
-            for response in store.list_responses(patient["id"], visit["id"]):
-                q = cat.for_response(response)
-                if q is None:
-                    continue
-                yield ResponseRecord(
-                    study_code=patient["study_code"], study=visit.get("study") or patient.get("study"),
-                    visit=visit["key"], visit_due=visit.get("due"), response=response, questionnaire=q,
-                    scales=score(q, response["answers"]),
-                )
+    """Every response, scored, one at a time (patients by study code, visits by due date)."""
+    for patient, visit, response in cat.store.answered():
+        q = cat.for_response(response)
+        if q is None:
+            continue
+        yield ResponseRecord(
+            study_code=patient["study_code"], study=visit.get("study") or patient.get("study"),
+            visit=visit["key"], visit_due=visit.get("due"), response=response, questionnaire=q,
+            scales=score(q, response["answers"]),
+        )
 
 
 def cell(value: Any) -> str:
@@ -416,14 +416,12 @@ def _observation(rec: ResponseRecord, s: Scale, response_url: str, lang: str) ->
     return obs
 
 
-def fhir_bundle(cat: Catalog, lang: str = "sv") -> dict[str, Any]:
-    entries = []
-    recs = list(records(cat))
-    used: dict[tuple[str, str], Questionnaire] = {}
-    for rec in recs:
-        used.setdefault((rec.questionnaire.id, rec.questionnaire.definition_hash), rec.questionnaire)
+def _questionnaire_entries(cat: Catalog, used: dict[tuple[str, str], Questionnaire], lang: str) -> list[dict[str, Any]]:
+    """One Questionnaire entry per instrument and version: those answered (``used``) and those loaded now."""
+    used = dict(used)
     for q in cat.questionnaires.values():
         used.setdefault((q.id, q.definition_hash), q)
+    entries = []
     seen_versions: set[tuple[str, str]] = set()
     for (qid, _hash), q in sorted(used.items(), key=lambda kv: (kv[0][0], kv[1].version)):
         if (qid, q.version) in seen_versions:
@@ -431,13 +429,28 @@ def fhir_bundle(cat: Catalog, lang: str = "sv") -> dict[str, Any]:
         seen_versions.add((qid, q.version))
         full_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{_url(q)}|{q.version}')}"
         entries.append({"fullUrl": full_url, "resource": fhir_questionnaire(q, lang)})
+    return entries
+
+
+def _record_entries(rec: ResponseRecord, lang: str) -> list[dict[str, Any]]:
+    """A response's QuestionnaireResponse entry and one Observation entry per score."""
+    response_url = f"urn:uuid:{uuid.UUID(hex=rec.response['id'])}"
+    entries = [{"fullUrl": response_url, "resource": fhir_questionnaire_response(rec, lang)}]
+    for s in rec.scales:
+        # Derived from the response and scale: the same data exports to the same bundle.
+        observation_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{response_url}#{s.id}')}"
+        entries.append({"fullUrl": observation_url, "resource": _observation(rec, s, response_url, lang)})
+    return entries
+
+
+def fhir_bundle(cat: Catalog, lang: str = "sv") -> dict[str, Any]:
+    recs = list(records(cat))
+    used: dict[tuple[str, str], Questionnaire] = {}
     for rec in recs:
-        response_url = f"urn:uuid:{uuid.UUID(hex=rec.response['id'])}"
-        entries.append({"fullUrl": response_url, "resource": fhir_questionnaire_response(rec, lang)})
-        for s in rec.scales:
-            # Derived from the response and scale: the same data exports to the same bundle.
-            observation_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{response_url}#{s.id}')}"
-            entries.append({"fullUrl": observation_url, "resource": _observation(rec, s, response_url, lang)})
+        used.setdefault((rec.questionnaire.id, rec.questionnaire.definition_hash), rec.questionnaire)
+    entries = _questionnaire_entries(cat, used, lang)
+    for rec in recs:
+        entries += _record_entries(rec, lang)
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
@@ -451,3 +464,133 @@ def export_text(cat: Catalog, fmt: str, lang: str = "sv") -> str:
     buffer = io.StringIO()
     write_csv(header, rows, buffer)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- streaming, patient by patient
+
+
+class _OnePatient:
+    """The store as the table functions above see it, narrowed to one patient's responses (already read)."""
+
+    def __init__(self, store: Any, answered: list[Any]):
+        self._store = store
+        self._answered = answered
+        self._patient = answered[0].patient
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def list_patients(self) -> list[dict[str, Any]]:
+        return [self._patient]
+
+    def answered(self) -> Iterator[Any]:
+        return iter(self._answered)
+
+    def list_responses(self, patient_id: str, visit_id: str | None = None) -> list[dict[str, Any]]:
+        found = [a.response for a in self._answered if visit_id is None or a.visit["id"] == visit_id]
+        return sorted(found, key=lambda r: r["started_at"])
+
+
+def _by_patient(cat: Catalog, progress: Callable[[int], Any] | None) -> Iterator[Catalog]:
+    """The catalog seen through each patient in turn: only one patient's responses are in memory at a time."""
+    pending: list[Any] = []
+    for item in cat.store.answered():
+        if pending and item.patient["id"] != pending[0].patient["id"]:
+            yield Catalog(cat.questionnaires, _OnePatient(cat.store, pending), cat._snapshots)  # type: ignore[arg-type]
+            pending = []
+        pending.append(item)
+        if progress is not None:
+            progress(1)
+    if pending:
+        yield Catalog(cat.questionnaires, _OnePatient(cat.store, pending), cat._snapshots)  # type: ignore[arg-type]
+
+
+def _csv_chunks(header: list[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", restval="", extrasaction="raise")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: neutralise(v) if isinstance(v, str) else v for k, v in row.items()})
+        if buffer.tell() >= CHUNK:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _spooled(spool: Any) -> Iterator[Any]:
+    spool.seek(0)
+    for line in spool:
+        yield json.loads(line)
+
+
+CHUNK = 64 * 1024
+
+
+def export_chunks(cat: Catalog, fmt: str, lang: str = "sv",
+                  progress: Callable[[int], Any] | None = None) -> Iterator[str]:
+    """The export in one format as pieces of text, written response by response in bounded memory.
+
+    The same text as ``export_text``. What comes first in a file but depends on every response (the
+    wide table's columns, the bundle's Questionnaires) is gathered while the rows or entries wait in
+    an unnamed temporary file (0600, gone when closed), which is then copied out. ``progress(n)`` is
+    called as responses are read.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format '{fmt}' (known: {', '.join(FORMATS)})")
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        if fmt == "csv":
+            columns: dict[str, list[str]] = {}
+            outcomes = False
+            for one in _by_patient(cat, progress):
+                header, rows = wide_rows(one, lang)
+                for column in header[len(BASE_COLUMNS):]:
+                    if column.startswith("outcome."):
+                        outcomes = True
+                        continue
+                    known = columns.setdefault(column.split(".", 1)[0], [])
+                    if column not in known:
+                        known.append(column)
+                for row in rows:
+                    spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+            header = BASE_COLUMNS + [c for qid in sorted(columns) for c in columns[qid]]
+            if outcomes:
+                header += _outcome_columns()
+            yield from _csv_chunks(header, _spooled(spool))
+        elif fmt == "csv-long":
+            def rows() -> Iterator[dict[str, Any]]:
+                for one in _by_patient(cat, progress):
+                    for row in long_rows(one, lang)[1]:
+                        if row["kind"] == "outcome":  # the outcome rows follow every item and score row
+                            spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        else:
+                            yield row
+                yield from _spooled(spool)
+
+            yield from _csv_chunks(LONG_COLUMNS, rows())
+        else:
+            used: dict[tuple[str, str], Questionnaire] = {}
+            for one in _by_patient(cat, progress):
+                for rec in records(one):
+                    used.setdefault((rec.questionnaire.id, rec.questionnaire.definition_hash), rec.questionnaire)
+                    for entry in _record_entries(rec, lang):
+                        spool.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            entries = itertools.chain(_questionnaire_entries(cat, used, lang), _spooled(spool))
+            yield from _bundle_chunks(entries)
+
+
+def _bundle_chunks(entries: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """A Bundle as ``json.dumps(bundle, indent=2)`` writes it, one entry at a time."""
+    head = '{\n  "resourceType": "Bundle",\n  "type": "collection",\n  "entry": ['
+    first = True
+    pending = []
+    size = 0
+    for entry in entries:
+        text = json.dumps(entry, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        pending.append(("\n    " if first else ",\n    ") + text)
+        size += len(text)
+        first = False
+        if size >= CHUNK:
+            yield (head if head else "") + "".join(pending)
+            head, pending, size = "", [], 0
+    yield (head or "") + "".join(pending) + ("]\n}" if first else "\n  ]\n}")

@@ -56,8 +56,8 @@ def current(kind: str) -> dict[str, Any] | None:
     the caller decides what that means (staff are logged out, a tablet locks).
     """
     if "pro_app_session" not in g:
-        record = catalog().store.session(session.get("sid"))
-        g.pro_app_session = record
+        g.pro_app_session = None  # asked once per request: a store that cannot answer is not asked again
+        g.pro_app_session = catalog().store.session(session.get("sid"))
     record = g.pro_app_session
     if record is None or record.get("ended") or record.get("kind") != kind:
         return None

@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context,
+                   url_for)
 from babel import Locale, UnknownLocaleError
 from flask_babel import format_date, format_time, to_user_timezone
 from flask_babel import gettext as _
@@ -134,7 +135,48 @@ def dashboard():
             if form.study.data:
                 _enroll(patient["id"], form.study.data, form.baseline.data)
             return redirect(url_for("staff.patient", patient_id=patient["id"]))
-    return render_template("staff/dashboard.html", form=form, patients=store.list_patients())
+    return _patient_list(form, "", _page_number(request.args.get("page")))
+
+
+PATIENTS_PER_PAGE = 50
+
+
+def _page_number(value: Any) -> int:
+    try:
+        return max(1, int(str(value)))
+    except ValueError:
+        return 1
+
+
+def _patient_list(form: FlaskForm, search: str, page: int):
+    """One page of the patient list (of those whose study code contains ``search``): the store reads only it."""
+    found = catalog().store.patients_page(search, (page - 1) * PATIENTS_PER_PAGE, PATIENTS_PER_PAGE)
+    pages = max(1, -(-found.total // PATIENTS_PER_PAGE))
+    if page > pages:
+        page = pages
+        found = catalog().store.patients_page(search, (page - 1) * PATIENTS_PER_PAGE, PATIENTS_PER_PAGE)
+    first = (page - 1) * PATIENTS_PER_PAGE + 1
+    lang = current_language()
+    study_titles = {s.id: s.title.get(lang) for s in studies().values()}  # a study's name, never its id
+    return render_template("staff/dashboard.html", form=form, patients=found.patients, total=found.total,
+                           study_titles=study_titles,
+                           search=search, search_form=SearchForm(formdata=None, q=search), page=page, pages=pages,
+                           first=first, last=first + len(found.patients) - 1)
+
+
+class SearchForm(FlaskForm):
+    q = StringField(_l("Find by study code"), validators=[Optional(), Length(max=40)])
+
+
+@bp.post("/patients/search")
+@staff_required()
+def patient_search():
+    """The patient list narrowed by study code. Posted, so the code never stands in a URL or a server log."""
+    search = SearchForm()
+    term = (search.q.data or "").strip() if search.validate_on_submit() else ""
+    form = RegisterForm(formdata=None)
+    form.study.choices = _study_choices(with_none=True)
+    return _patient_list(form, term, _page_number(request.form.get("page")))
 
 
 @bp.route("/patients/<patient_id>", methods=["GET", "POST"])
@@ -427,10 +469,11 @@ def export_download(fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
     mimetype, extension = EXPORT_FORMATS[fmt]
-    body = export.export_text(catalog(), fmt, lang=current_language())
+    chunks = export.export_chunks(catalog(), fmt, lang=current_language())
     catalog().store.audit(g.actor, "export", "data", fmt, format=fmt)
     stamp = dt.date.today().isoformat()
-    return Response(body.encode("utf-8"), mimetype=mimetype,
+    # Streamed as it is written: the worker holds one patient's responses at a time, never the whole file.
+    return Response(stream_with_context(chunk.encode("utf-8") for chunk in chunks), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="pro-app-{fmt}-{stamp}.{extension}"'})
 
 

@@ -1,6 +1,6 @@
 """A writer process for the storage tests: writes responses and prints each id once it is acknowledged.
 
-Usage: python storage_writer.py DATA_DIR PATIENT_ID VISIT_ID COUNT TAG
+Usage: python storage_writer.py DATA_DIR|DATABASE_URL PATIENT_ID VISIT_ID COUNT TAG
 """
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import sys
 
 from pro_app.definitions import load_file
 from pro_app.config import questionnaire_dir
-from pro_app.storage import Store
+from pro_app.storage import open_store
 
 
 def main() -> None:
-    data_dir, patient_id, visit_id, count, tag = sys.argv[1:6]
-    store = Store(data_dir)
+    address, patient_id, visit_id, count, tag = sys.argv[1:6]
+    store = open_store(address)
     q = load_file(questionnaire_dir() / "patient_global.yaml")
     for n in range(int(count)):
         # One visit per response: the store allows one response per visit and questionnaire.

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pro_app.catalog import Catalog
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_text
-from pro_app.storage import Store
+from pro_app.storage import open_store
 
 
-def test_old_response_is_read_with_the_definition_it_was_answered_against(tmp_path):
-    store = Store(tmp_path)
+def test_old_response_is_read_with_the_definition_it_was_answered_against(tmp_path, database):
+    store = open_store(database or tmp_path)
     text = (questionnaire_dir() / "patient_global.yaml").read_text(encoding="utf-8")
     old = load_text(text, "patient_global.yaml")
     patient = store.create_patient("C-1", "test")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import collections
 import os
 
+import pytest
+
 from helpers import page_fields
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_file
-from pro_app.storage import Store, files
+from pro_app.storage import TinyDBStore, files
 
 PTGA = load_file(questionnaire_dir() / "patient_global.yaml")
 
@@ -53,6 +55,7 @@ def _vas(page, value: str) -> dict:
             "m__PtGA__touched": "1", "m__PtGA__line_px": "800", "m__PtGA__px_per_mm": "8"}
 
 
+@pytest.mark.backends("tinydb")
 def test_a_tablet_page_parses_each_file_once_and_a_save_writes_one_small_file(tablet, store, demo_visit, monkeypatch):
     patient, visit = demo_visit
     # Years of history: forty earlier visits, each with its answered questionnaire.
@@ -93,6 +96,7 @@ def _response_file(store, patient, visit) -> str:
     return f"response-{response['id']}.json"
 
 
+@pytest.mark.backends("tinydb")
 def test_registering_a_patient_and_adding_a_visit_rewrite_no_index_of_every_patient(store, monkeypatch):
     for n in range(30):
         store.create_patient(f"REG-{n}", "test")
@@ -114,7 +118,7 @@ def test_the_read_cache_is_never_stale_while_another_process_writes(tmp_path):
     Same size, the same clock tick, and a freed inode number reused: what a cache keyed by inode, size
     and mtime could mistake for the file it parsed. Each side must always read the other's last save.
     """
-    store = Store(tmp_path / "data")
+    store = TinyDBStore(tmp_path / "data")
     patient = store.create_patient("CACHE-1", "test")
     visit = store.add_visit(patient["id"], "test", key="v", label={"sv": "v", "en": "v"}, questionnaires=[PTGA.id])
     response = store.start_response(patient["id"], visit["id"], PTGA, "test", "sv")
@@ -125,7 +129,7 @@ def test_the_read_cache_is_never_stale_while_another_process_writes(tmp_path):
     if pid == 0:  # the other process: its own store, its own cache
         code = 1
         try:
-            other = Store(store.root)
+            other = TinyDBStore(store.root)
             other.get_response(patient["id"], response["id"])
             for n in range(rounds):
                 expected = os.read(child_reads, 16).decode().strip()

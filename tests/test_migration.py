@@ -22,7 +22,7 @@ import pytest
 from helpers import ROOT
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_file
-from pro_app.storage import Stamp, StaleWrite, Store, files, migrate
+from pro_app.storage import Stamp, StaleWrite, TinyDBStore, files, migrate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "layout-1"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
@@ -61,7 +61,7 @@ def _old_data(root: Path) -> dict:
 
 
 def check_migrated(root: Path, old: dict) -> Store:
-    store = Store(root)
+    store = TinyDBStore(root)
     assert (root / "layout").read_text().strip() == "2" and not (root / "index.json").exists()
     assert (root / "layout-1" / "index.json").exists(), "the old files are kept aside"
     assert [p["study_code"] for p in store.list_patients()] == sorted(p["study_code"] for p in old["patients"])
@@ -109,7 +109,7 @@ def test_a_layout_1_folder_is_migrated_on_start_and_keeps_working(old_folder):
         store.create_patient("MIG-001", "staff:anna")
     c = store.find_patient("MIG-003")
     store.add_visit(c["id"], "staff:anna", key="v1", label={"sv": "v1", "en": "v1"}, questionnaires=[])
-    assert [v["key"] for v in Store(old_folder).list_visits(c["id"])] == ["v1"]
+    assert [v["key"] for v in TinyDBStore(old_folder).list_visits(c["id"])] == ["v1"]
     # Every file of the new layout is private, the folders kept aside too.
     for folder, _dirs, names in os.walk(old_folder):
         assert os.stat(folder).st_mode & 0o077 == 0, folder
@@ -144,7 +144,7 @@ def _migrate_until(root: Path, kill_at: int) -> tuple[bool, int]:
 
             migrate.open = files.open = hooked_open  # the modules' own names shadow the builtin
             os.replace = hooked_replace
-            Store(root)
+            TinyDBStore(root)
             os.write(write_end, str(count[0]).encode())
         finally:
             os._exit(0)
@@ -168,10 +168,10 @@ def test_a_migration_killed_at_any_file_operation_is_finished_by_the_next_start(
 
 START = """
 import sys, time
-from pro_app.storage import Store
+from pro_app.storage import TinyDBStore
 while time.time() < float(sys.argv[2]):
     pass
-store = Store(sys.argv[1])
+store = TinyDBStore(sys.argv[1])
 print(len(store.list_patients()))
 """
 

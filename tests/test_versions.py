@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from pro_app.cli import main
 from pro_app.definitions import load_text
-from pro_app.storage import Store
+from pro_app.storage import open_store
 from pro_app.versions import check_version, compare, next_version, parse_version, required_bump
 
 BASE = """\
@@ -210,10 +210,10 @@ def test_diff_of_an_invalid_file_names_its_line_and_exits_2(files):
     assert f"{broken}:19: pages[0].items[0].options: unknown option set 'nope'" in result.stderr
 
 
-def test_validate_against_a_data_folder_refuses_a_change_in_meaning_under_the_same_version(files, tmp_path):
+def test_validate_against_a_data_folder_refuses_a_change_in_meaning_under_the_same_version(files, tmp_path, database):
     folder, old = files
-    data = tmp_path / "data"
-    store = Store(data)
+    data = database or tmp_path / "data"
+    store = open_store(data)
     patient = store.create_patient("V-1", "test")
     visit = store.add_visit(patient["id"], "test", key="v", label={"sv": "v", "en": "v"}, questionnaires=["mood"])
     response = store.start_response(patient["id"], visit["id"], load_text(BASE, str(old)), "test", "sv")
@@ -237,7 +237,11 @@ def test_validate_against_a_data_folder_refuses_a_change_in_meaning_under_the_sa
     assert "versions checked against 1 stored definition(s)" in result.stdout
 
     # The stored definition itself is a valid OLD for `diff`.
-    snapshot = next((data / "definitions").glob("*.json"))
+    if database:  # as `pro-app diff` reads it: the stored snapshot written out as a file
+        snapshot = tmp_path / "stored.json"
+        snapshot.write_text(json.dumps(store.definition_snapshots()[0]), encoding="utf-8")
+    else:
+        snapshot = next((data / "definitions").glob("*.json"))
     result = runner.invoke(main, ["diff", str(snapshot), str(old)])
     assert result.exit_code == 0 and '  patch  questionnaire: title (en) "Mood" -> "Mood today"' in result.output
 

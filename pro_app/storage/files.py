@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator
 __all__ = [
     "FILE_MODE", "DIR_MODE", "LOCK_TIMEOUT", "LockTimeout", "exclusive", "commit", "LogAppend",
     "ReadCache", "Register", "parse_json", "dump_json", "make_folder", "fsync_dir", "read_lines",
-    "remove_orphaned_temporaries", "private",
+    "remove_orphaned_temporaries", "private", "read_json",
 ]
 
 FILE_MODE = 0o600
@@ -401,6 +401,14 @@ def _read_bytes(path: Path) -> bytes | None:
         os.close(fd)
 
 
+def read_json(path: Path) -> Any:
+    """A file's JSON read past any cache (None if it is missing or empty): for reads of everything at once."""
+    raw = _read_bytes(path)
+    if not raw or not raw.strip():
+        return None
+    return parse_json(path, raw)
+
+
 class ReadCache:
     """Parsed JSON by path, reused while the file holds the same bytes; least recently used dropped first.
 
@@ -463,6 +471,15 @@ class Register:
         self._inode: tuple[int, int] | None = None
         self._offset = 0
         self._records: dict[str, dict[str, Any]] = {}
+        self._sorted: list[str] | None = None
+
+    def sorted_keys(self) -> list[str]:
+        """Every key in order, sorted once per change of the file (shared: do not change)."""
+        with self._mutex:
+            self._refresh()
+            if self._sorted is None:
+                self._sorted = sorted(self._records)
+            return self._sorted
 
     def records(self) -> dict[str, dict[str, Any]]:
         """Every record by key (shared: copy before changing)."""
@@ -474,14 +491,14 @@ class Register:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            self._inode, self._offset, self._records = None, 0, {}
+            self._inode, self._offset, self._records, self._sorted = None, 0, {}, None
             return
         try:
             st = os.fstat(fd)
             inode = (st.st_dev, st.st_ino)
             if inode != self._inode or st.st_size < self._offset or (
                     self._offset and os.pread(fd, 1, self._offset - 1) != b"\n"):
-                self._inode, self._offset, self._records = inode, 0, {}
+                self._inode, self._offset, self._records, self._sorted = inode, 0, {}, None
             if st.st_size == self._offset:
                 return
             raw = os.pread(fd, st.st_size - self._offset, self._offset)
@@ -497,4 +514,5 @@ class Register:
             if isinstance(record, dict):
                 records[self.key(record)] = record
         self._records = records
+        self._sorted = None
         self._offset += whole

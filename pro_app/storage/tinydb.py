@@ -37,25 +37,26 @@ Why it is built this way:
 """
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import secrets
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from . import files
-from .common import AlreadyCompleted, NotFound, StaleWrite, Stamp, StorageError, disk_full, new_id, now
+from .common import (Answered, NotFound, PatientPage, Stamp, StorageError, answers_saved, audit_entry, audit_order,
+                     disk_full, hex_id, new_id, now, planned_visits, response_completed)
+from .common import digest as _digest
 from .files import DIR_MODE, FILE_MODE, LockTimeout, exclusive
 from .migrate import LAYOUT, migrate
 
-__all__ = ["Store"]
+__all__ = ["TinyDBStore"]
 
 # Space kept for sessions, logins and their audit entries when the disk fills up (see README, operations).
 RESERVE_BYTES = 256 * 1024
@@ -67,20 +68,6 @@ ESSENTIAL_EVENTS = frozenset({"login", "logout", "unlock", "handoff", "lock"})
 FOLDERS = ("patients", "definitions", "sessions", "throttle", "drafts", "tmp")
 
 
-def _audit_entry(actor: str, action: str, entity: str, entity_id: str, patient_id: str | None,
-                 details: dict[str, Any]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"at": now(), "actor": actor, "action": action, "entity": entity, "id": entity_id}
-    if patient_id:
-        entry["patient"] = patient_id
-    if details:
-        entry["details"] = details
-    return entry
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
 def _copy(value: Any) -> Any:
     """A copy of stored JSON that shares nothing with the read cache."""
     if type(value) is dict:
@@ -90,21 +77,10 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _hex_id(value: str, what: str) -> str:
-    if not value or not isinstance(value, str) or not all(c in "0123456789abcdef" for c in value):
-        raise NotFound(what)
-    return value
-
-
-def _order(entry: dict[str, Any]) -> int:
-    """Where an audit entry stands among all: its ``seq`` (entries of layout 1 have only their time)."""
-    seq = entry.get("seq")
-    if isinstance(seq, int):
-        return seq
-    try:
-        return int(datetime.fromisoformat(entry["at"]).timestamp() * 1_000_000) * 1000
-    except (KeyError, TypeError, ValueError):
-        return 0
+def _documents(data: dict[str, Any], table: str) -> list[tuple[str, dict[str, Any]]]:
+    """A TinyDB table's documents (doc id, document) in the order they were inserted, from parsed JSON."""
+    docs = data.get(table) or {}
+    return [(n, docs[n]) for n in sorted(docs, key=lambda k: int(k) if k.isdigit() else 0)]
 
 
 class _Snapshot(Storage):
@@ -127,7 +103,7 @@ class _Change:
     written only when the change commits.
     """
 
-    def __init__(self, store: "Store"):
+    def __init__(self, store: "TinyDBStore"):
         self.store = store
         self.data: dict[Path, dict[str, Any] | None] = {}
         self.dirty: dict[Path, None] = {}  # in the order written: renamed into place in that order
@@ -138,7 +114,7 @@ class _Change:
 
     def log(self, actor: str, action: str, entity: str, entity_id: str, patient_id: str | None = None,
             **details: Any) -> None:
-        self.entries.append(_audit_entry(actor, action, entity, entity_id, patient_id, details))
+        self.entries.append(audit_entry(actor, action, entity, entity_id, patient_id, details))
 
     def read(self, path: Path) -> dict[str, Any] | None:
         if path not in self.data:
@@ -168,7 +144,7 @@ class _ChangeStorage(Storage):
         pass
 
 
-class Store:
+class TinyDBStore:
     """Patients, visits, responses, users, sessions and the audit trail in one data folder."""
 
     def __init__(self, data_dir: str | Path):
@@ -254,7 +230,7 @@ class Store:
     # ------------------------------------------------------------------ plumbing
 
     def _patient_folder(self, patient_id: str) -> Path:
-        return self.root / "patients" / _hex_id(patient_id, "patient")
+        return self.root / "patients" / hex_id(patient_id, "patient")
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -291,7 +267,7 @@ class Store:
                 if getattr(exc, "audit_written", False):
                     try:
                         files.LogAppend(audit).append([
-                            _audit_entry("system", "not-stored", e["entity"], e["id"], e.get("patient"),
+                            audit_entry("system", "not-stored", e["entity"], e["id"], e.get("patient"),
                                          {"action": e["action"]})
                             for e in change.entries])
                     except OSError:
@@ -311,7 +287,7 @@ class Store:
 
     def audit(self, actor: str, action: str, entity: str, entity_id: str, patient_id: str | None = None, **details: Any) -> None:
         """Append one entry to the audit trail (for events that change no data: logins, prints, exports)."""
-        entry = _audit_entry(actor, action, entity, entity_id, patient_id, details)
+        entry = audit_entry(actor, action, entity, entity_id, patient_id, details)
 
         def write() -> None:
             with self._errors(), files.LogAppend(self.root / "audit.jsonl") as log:
@@ -329,7 +305,7 @@ class Store:
             for folder in folders:
                 if folder.is_dir(follow_symlinks=False):
                     entries += files.read_lines(Path(folder.path) / "audit.jsonl")
-        entries.sort(key=_order)
+        entries.sort(key=audit_order)
         return entries
 
     # ------------------------------------------------------------------ patients
@@ -356,7 +332,7 @@ class Store:
                 register.durable()
             except OSError:
                 try:
-                    files.LogAppend(folder / "audit.jsonl").append([_audit_entry(
+                    files.LogAppend(folder / "audit.jsonl").append([audit_entry(
                         "system", "not-stored", "patient", patient["id"], patient["id"], {"action": "create"})])
                 except OSError:
                     pass
@@ -364,7 +340,22 @@ class Store:
         return dict(patient)
 
     def list_patients(self) -> list[dict[str, Any]]:
-        return sorted((dict(p) for p in self._register.records().values()), key=lambda p: p["study_code"])
+        records = self._register.records()
+        return [dict(records[code]) for code in self._register.sorted_keys()]
+
+    def patients_page(self, search: str = "", offset: int = 0, limit: int = 50) -> PatientPage:
+        """One page of patients by study code, those whose code contains ``search`` (any case).
+
+        The register is parsed once per process (then only its new lines) and its sorted codes are
+        kept until it changes, so a page reads no patient's file and sorts nothing.
+        """
+        records = self._register.records()
+        codes = self._register.sorted_keys()
+        needle = search.strip().casefold()
+        if needle:
+            codes = [code for code in codes if needle in code.casefold()]
+        offset = max(0, offset)
+        return PatientPage([dict(records[code]) for code in codes[offset:offset + max(0, limit)]], len(codes))
 
     def get_patient(self, patient_id: str) -> dict[str, Any]:
         found = self._read(self._patient_folder(patient_id) / "patient.json").table("patient").get(doc_id=1)
@@ -399,24 +390,9 @@ class Store:
         with self._patient_change(patient_id) as change:
             table = change.db(folder / "patient.json").table("visits")
             existing = {v["key"] for v in table.all()}
-            for plan in plans:
-                plan = dict(plan)
-                key = plan.pop("key")
-                if key in existing:
-                    if skip_existing:
-                        continue
-                    raise ValueError(f"visit '{key}' already exists for this patient")
-                questionnaires = list(plan.pop("questionnaires"))
-                visit = {
-                    "id": new_id(), "patient": patient_id, "key": key, "label": plan.pop("label"),
-                    "due": plan.pop("due", None), "questionnaires": questionnaires,
-                    "clinician_forms": list(plan.pop("clinician_forms", None) or []),
-                    "created_at": now(), "created_by": actor, "date": None, **plan,
-                }
+            for visit, details in planned_visits(patient_id, actor, plans, existing, skip_existing):
                 table.insert(visit)
-                existing.add(key)
-                change.log(actor, "create", "visit", visit["id"], patient_id, key=key, questionnaires=questionnaires,
-                           **plan)
+                change.log(actor, "create", "visit", visit["id"], patient_id, **details)
                 created.append(visit)
         return _copy(created)
 
@@ -445,10 +421,10 @@ class Store:
     # ------------------------------------------------------------------ responses
 
     def _response_file(self, patient_id: str, response_id: str) -> Path:
-        return self._patient_folder(patient_id) / f"response-{_hex_id(response_id, 'response')}.json"
+        return self._patient_folder(patient_id) / f"response-{hex_id(response_id, 'response')}.json"
 
     def _visit_file(self, patient_id: str, visit_id: str) -> Path:
-        return self._patient_folder(patient_id) / f"visit-{_hex_id(visit_id, 'visit')}.json"
+        return self._patient_folder(patient_id) / f"visit-{hex_id(visit_id, 'visit')}.json"
 
     def save_definition(self, questionnaire: Any) -> None:
         """Keep the exact definition a response was answered against, once per hash."""
@@ -518,33 +494,7 @@ class Store:
             current = responses.get(doc_id=1)
             if current is None:
                 raise NotFound("response")
-            if current["status"] == "completed" and not allow_completed:
-                raise AlreadyCompleted(response_id)
-            revision = int(current.get("revision") or 0)
-            if stamp is not None:
-                stamp = Stamp(int(stamp[0]), int(stamp[1]))
-                if stamp.revision > revision or stamp <= Stamp(*(current.get("stamp") or (0, 0))):
-                    raise StaleWrite(response_id)
-                held = list(stamp)
-            else:
-                held = [revision + 1, 0]
-            merged = dict(current["answers"])
-            changes = {}
-            for key, value in answers.items():
-                if merged.get(key) != value:
-                    changes[key] = {"from": merged.get(key), "to": value}
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
-            meta = dict(current.get("item_meta") or {})
-            meta.update(item_meta or {})
-            update = {"answers": merged, "item_meta": meta, "updated_at": now(), "revision": revision + 1,
-                      "stamp": held}
-            if page is not None:
-                update["page"] = page
-            if language:
-                update["language"] = language
+            update, changes = answers_saved(current, answers, item_meta, page, language, allow_completed, stamp)
             responses.update(update, doc_ids=[1])
             result = _copy(dict(responses.get(doc_id=1)))
             if changes:
@@ -567,14 +517,8 @@ class Store:
                 raise NotFound("response")
             if current["status"] == "completed":
                 return _copy(dict(current)), False
-            revision = int(current.get("revision") or 0)
-            if expected_revision is not None and expected_revision != revision:
-                raise StaleWrite(response_id)
-            answers = dict(current["answers"])
-            dropped = {aid: {"from": answers.pop(aid), "to": None} for aid in drop if aid in answers}
-            responses.update({"status": "completed", "completed_at": now(), "completed_by": actor,
-                              "answers": answers, "revision": revision + 1, "stamp": [revision + 1, 0]},
-                             doc_ids=[1])
+            update, dropped = response_completed(current, actor, expected_revision, drop)
+            responses.update(update, doc_ids=[1])
             result = _copy(dict(responses.get(doc_id=1)))
             if dropped:
                 change.log(actor, "update", "response", response_id, patient_id, answers=dropped)
@@ -604,6 +548,35 @@ class Store:
             paths = [self._response_file(patient_id, named["id"]) for named in index]
         found = (self._read(path).table("response").get(doc_id=1) for path in paths)
         return sorted((_copy(dict(r)) for r in found if r is not None), key=lambda r: r["started_at"])
+
+    def response_count(self) -> int:
+        """How many responses are stored (their files counted, none read)."""
+        count = 0
+        with os.scandir(self.root / "patients") as folders:
+            for folder in folders:
+                if folder.is_dir(follow_symlinks=False):
+                    with os.scandir(folder.path) as entries:
+                        count += sum(1 for e in entries if e.name.startswith("response-") and e.name.endswith(".json"))
+        return count
+
+    def answered(self) -> Iterator[Answered]:
+        """Every response with its patient and visit, one at a time: read past the cache, so an export
+        of the whole registry neither fills this process's memory nor pushes out what the tablets use."""
+        records = self._register.records()
+        for code in self._register.sorted_keys():
+            patient = dict(records[code])
+            folder = self._patient_folder(patient["id"])
+            patient_file = files.read_json(folder / "patient.json") or {}
+            visits = sorted((v for _n, v in _documents(patient_file, "visits")),
+                            key=lambda v: (v.get("due") or "", v["created_at"]))
+            for visit in visits:
+                index = files.read_json(self._visit_file(patient["id"], visit["id"])) or {}
+                found = []
+                for _n, named in _documents(index, "responses"):
+                    stored = files.read_json(self._response_file(patient["id"], named["id"])) or {}
+                    found += [r for n, r in _documents(stored, "response") if n == "1"]
+                for response in sorted(found, key=lambda r: r["started_at"]):
+                    yield Answered(patient, visit, response)
 
     def definition_snapshot(self, definition_hash: str) -> dict[str, Any] | None:
         path = self.root / "definitions" / (definition_hash.split(":")[-1] + ".json")
@@ -801,3 +774,109 @@ class Store:
         if found is None or time.time() - found["at"] > DRAFTS_KEPT:
             return None
         return [(str(k), str(v)) for k, v in found["fields"]]
+
+    # ------------------------------------------------------------------ the session signing key
+
+    def secret_key(self) -> str:
+        """The key that signs session cookies: generated once and kept in the data folder for every process.
+
+        Several processes may start at once on an empty folder, and one may crash mid-write: the key is
+        written to a temporary file, fsynced and renamed into place under a lock, so every process reads
+        the same whole key; an empty file (an older version's crash) counts as missing.
+        """
+        path = self.root / "secret_key"
+        key = _read_key(path)
+        if key:
+            return key
+        with self._errors(), exclusive(self.root / "secret_key.lock"):
+            key = _read_key(path)
+            if not key:
+                tmp = self.tmp / f"secret_key.{new_id()}.tmp"
+                try:
+                    with open(tmp, "x", encoding="ascii", opener=files.private) as fh:
+                        fh.write(secrets.token_hex(32))
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    os.replace(tmp, path)  # over an empty file too
+                    files.fsync_dir(self.root)
+                finally:
+                    tmp.unlink(missing_ok=True)
+                key = _read_key(path)
+        return key
+
+    # ------------------------------------------------------------------ moving data between stores
+
+    def is_empty(self) -> bool:
+        """No patient and no staff account: a store that ``pro-app db copy`` may fill."""
+        return not self._register.records() and not self.list_users()
+
+    def audit_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """The audit trail one file at a time (the global file, then each patient's): each entry keeps its ``seq``."""
+        yield files.read_lines(self.root / "audit.jsonl")
+        with os.scandir(self.root / "patients") as folders:
+            names = sorted(f.name for f in folders if f.is_dir(follow_symlinks=False))
+        for name in names:
+            yield files.read_lines(self.root / "patients" / name / "audit.jsonl")
+
+    def import_users(self, users: Iterable[dict[str, Any]]) -> None:
+        with self._users_change() as change:
+            table = change.db(self.root / "users.json").table("users")
+            for user in users:
+                if table.contains(Query().username == user["username"]):
+                    raise ValueError(f"user {user['username']} already exists")
+                table.insert(_copy(user))
+
+    def import_definitions(self, snapshots: Iterable[dict[str, Any]]) -> None:
+        with self._errors():
+            for snapshot in snapshots:
+                path = self.root / "definitions" / (str(snapshot["hash"]).split(":")[-1] + ".json")
+                if not path.exists():
+                    files.commit(self.tmp, {path: snapshot})
+
+    def import_patient(self, patient: dict[str, Any], visits: list[dict[str, Any]],
+                       responses: list[dict[str, Any]]) -> None:
+        """A patient with their visits and responses exactly as another store holds them (ids, times, stamps)."""
+        folder = self._patient_folder(patient["id"])
+        self._check_room()
+        with self._errors(), files.LogAppend(self._register.path) as register:
+            if patient["study_code"] in self._register.records() or folder.exists():
+                raise ValueError(f"patient {patient['study_code']} already exists")
+            files.make_folder(folder)
+            writes: dict[Path, Any] = {}
+            by_visit: dict[str, dict[str, Any]] = {}
+            for n, response in enumerate(sorted(responses, key=lambda r: r["started_at"]), 1):
+                writes[self._response_file(patient["id"], response["id"])] = {"response": {"1": response}}
+                named = by_visit.setdefault(response["visit"], {})
+                named[str(len(named) + 1)] = {"questionnaire": response["questionnaire"], "id": response["id"]}
+            for visit_id, named in by_visit.items():
+                writes[self._visit_file(patient["id"], visit_id)] = {"responses": named}
+            writes[folder / "patient.json"] = {"patient": {"1": patient},
+                                               "visits": {str(n): v for n, v in enumerate(visits, 1)}}
+            files.commit(self.tmp, writes, self._cache)
+            register.write_lines(files.dump_json(patient) + b"\n")
+            register.durable()
+
+    def import_audit(self, entries: list[dict[str, Any]]) -> None:
+        """Entries as they are (``seq`` kept): a patient's in their audit file, the others in the global one."""
+        by_file: dict[Path, list[dict[str, Any]]] = {}
+        for entry in entries:
+            folder = self.root / "patients" / str(entry.get("patient") or "-")
+            target = folder / "audit.jsonl" if entry.get("patient") and folder.is_dir() else self.root / "audit.jsonl"
+            by_file.setdefault(target, []).append(entry)
+        with self._errors():
+            for path, batch in by_file.items():
+                text = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+                                + b"\n" for e in sorted(batch, key=audit_order))
+                with files.LogAppend(path) as log:
+                    log.write_lines(text)
+                    log.durable()
+
+    def close(self) -> None:
+        """Nothing to let go of: every file is closed after each read and write."""
+
+
+def _read_key(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return ""

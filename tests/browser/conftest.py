@@ -36,7 +36,7 @@ def questionnaire_dir(tmp_path):
 
 
 @pytest.fixture
-def live_server(tmp_path, monkeypatch, questionnaire_dir):
+def live_server(tmp_path, monkeypatch, questionnaire_dir, database):
     monkeypatch.setenv("PRO_APP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PRO_APP_QUESTIONNAIRES", str(questionnaire_dir))
     app = create_app({"SESSION_COOKIE_SECURE": False})

@@ -36,7 +36,7 @@ visits:
 
 
 @pytest.fixture
-def live_app(tmp_path, monkeypatch):
+def live_app(tmp_path, monkeypatch, database):
     questionnaires = tmp_path / "questionnaires"
     questionnaires.mkdir()
     shutil.copy(ROOT / "questionnaires" / "patient_global.yaml", questionnaires)

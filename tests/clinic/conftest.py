@@ -27,7 +27,7 @@ def post_form(client, url: str, data: dict, page_url: str | None = None):
 
 
 @pytest.fixture
-def clinic_dirs(tmp_path, monkeypatch) -> dict[str, Path]:
+def clinic_dirs(tmp_path, monkeypatch, database) -> dict[str, Path]:
     data = tmp_path / "data"
     questionnaires = tmp_path / "questionnaires"
     questionnaires.mkdir()

@@ -114,6 +114,8 @@ def test_administrators_download_exports_and_others_may_not(app, store, enrolled
     assert "data-export=\"fhir\"" in admin.get("/staff/export").text
     response = admin.get("/staff/export/csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.is_streamed  # written to the client as it is read, never built whole in the worker
+    assert response.data.decode("utf-8") == export_text(app.extensions["pro_app"], "csv")
     assert "attachment" in response.headers["Content-Disposition"]
     assert _csv(response.data.decode("utf-8"))[0]["study_code"] == "P-001"
     fhir = admin.get("/staff/export/fhir")
@@ -136,6 +138,39 @@ def test_fhir_questionnaires_carry_skip_logic_as_enable_when():
     # Every shipped questionnaire, skip logic included, is a valid R4(B) Questionnaire.
     for shipped in load_directory(ROOT / "questionnaires").values():
         FhirQuestionnaire.model_validate(fhir_questionnaire(shipped, "sv"))
+
+
+def test_the_cli_shows_progress_on_a_terminal(app, store, enrolled, clinic_dirs, tmp_path):
+    """On a terminal, ``pro-app export`` shows a bar counting responses; in a pipe or a log it prints none."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    _dataset(app, store, enrolled)
+    env = {**os.environ, "PRO_APP_QUESTIONNAIRES": str(clinic_dirs["questionnaires"]),
+           "PRO_APP_DATA_DIR": str(clinic_dirs["data"]), "PYTHONPATH": str(ROOT)}
+    main_fd, terminal = pty.openpty()
+    out = tmp_path / "export.json"
+    run = subprocess.run([sys.executable, "-m", "pro_app", "export", "--format", "fhir", "--out", str(out)],
+                         env=env, stderr=terminal, stdout=subprocess.DEVNULL, timeout=120)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_fd)
+    assert run.returncode == 0, shown
+    text = shown.decode("utf-8", "replace")
+    assert "export fhir" in text and "100%" in text and "5/5" in text and "responses" in text
+    piped = subprocess.run([sys.executable, "-m", "pro_app", "export", "--format", "csv", "--out", str(out)],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "%" not in piped.stderr and piped.stderr.strip() == f"wrote {out}"
 
 
 def test_fhir_marks_the_none_option_exclusive_and_provisional_instruments_as_drafts(app, store, enrolled):

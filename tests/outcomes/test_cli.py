@@ -18,7 +18,7 @@ from pro_app.catalog import Catalog
 from pro_app.outcomes import patient_outcomes
 from pro_app.scoring.mfi2 import task_items
 from pro_app.scoring.mmt8 import MUSCLE_GROUPS
-from pro_app.storage import Store
+from pro_app.storage import open_store
 
 FORMS = ["patient_global", "physician_global", "mmt8", "myoact", "enzymes", "mfi2"]
 
@@ -59,10 +59,11 @@ def qdir(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch):
+def data_dir(database, tmp_path, monkeypatch):
+    """The store the command reads: PRO_APP_DATABASE_URL on PostgreSQL, else this data folder."""
     folder = tmp_path / "data"
     monkeypatch.setenv("PRO_APP_DATA_DIR", str(folder))
-    return folder
+    return database or folder
 
 
 def mmt(grade: int) -> dict[str, int]:
@@ -83,7 +84,7 @@ def record(store, questionnaires, patient_id, visit_id, qid, answers, complete=T
 
 
 def seed(data_dir, qdir, *, m3_haq=True, m3_enzymes=None):
-    store = Store(data_dir)
+    store = open_store(data_dir)
     questionnaires = load_directory(qdir)
     patient = store.create_patient("ANA-01", "nurse", study="anakinra")
     visits = {}
@@ -205,7 +206,7 @@ def test_each_comparison_names_its_visit_date_and_baseline(data_dir, qdir):
 
 
 def test_without_a_visit_called_baseline_the_first_visit_is_the_baseline(data_dir, qdir):
-    store = Store(data_dir)
+    store = open_store(data_dir)
     questionnaires = load_directory(qdir)
     pid = store.create_patient("ANA-02", "nurse")["id"]
     first = store.add_visit(pid, "nurse", key="screening", label={}, questionnaires=["patient_global"], due="2024-01-01")

@@ -130,9 +130,10 @@ def _ae(events: list[tuple]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def trial(tmp_path_factory) -> Trial:
+def trial(tmp_path_factory, module_database) -> Trial:
     tmp = tmp_path_factory.mktemp("trial")
-    app = create_app({"DATA_DIR": str(tmp / "data"), "STUDIES_DIR": str(HERE / "studies"),
+    app = create_app({"DATA_DIR": str(tmp / "data"), "DATABASE_URL": module_database or "",
+                      "STUDIES_DIR": str(HERE / "studies"),
                       "QUESTIONNAIRE_DIR": str(ROOT / "questionnaires"), "SESSION_COOKIE_SECURE": False,
                       "TESTING": True, "ENZYME_UNIT": "U_L"})  # the trial's lab reports U/L (five patients µkat/L)
     cat = app.extensions["pro_app"]

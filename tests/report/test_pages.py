@@ -209,6 +209,8 @@ def test_the_pdf_renders_in_swedish_with_every_section(trial, physician):
 
 def test_the_command_writes_html_pdf_and_csv(trial, tmp_path, monkeypatch):
     monkeypatch.setenv("PRO_APP_DATA_DIR", trial.app.config["DATA_DIR"])
+    if trial.app.config["DATABASE_URL"]:
+        monkeypatch.setenv("PRO_APP_DATABASE_URL", trial.app.config["DATABASE_URL"])
     monkeypatch.setenv("PRO_APP_STUDIES", str(HERE / "studies"))
     monkeypatch.setenv("PRO_APP_QUESTIONNAIRES", str(ROOT / "questionnaires"))
     runner = CliRunner()

@@ -256,7 +256,7 @@ def test_a_data_cut_before_the_visits_leaves_them_out(trial):
 
 
 
-def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp_path):
+def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp_path, database):
     import random
 
     from benchmarks.seed import sample_answers
@@ -289,3 +289,16 @@ def test_the_anakinra_study_reports_the_map_and_sf36_scales_with_pcs_and_mcs(tmp
     assert groups["MAP"].provisional.startswith("Frågornas formulering och fördelningen på delskalor")
     assert rows["map.MAP_total"].measure.provisional == groups["MAP"].provisional
     assert groups["SF-36"].provisional is None and rows["sf36.PCS"].measure.provisional is None
+
+
+def test_the_streamed_exports_say_exactly_what_the_whole_exports_say(trial):
+    """Issue 11: written patient by patient (outcome rows and columns, Questionnaires first, included)."""
+    from pro_app.export import export_chunks, export_text
+
+    cat = trial.app.extensions["pro_app"]
+    counted = []
+    for fmt in ("csv", "csv-long", "fhir"):
+        chunks = list(export_chunks(cat, fmt, lang="en", progress=counted.append))
+        assert "".join(chunks) == export_text(cat, fmt, lang="en"), fmt
+    assert "outcome.imacs_met" in export_text(cat, "csv")  # the trial's data has response criteria to export
+    assert sum(counted) == 3 * cat.store.response_count() > 0

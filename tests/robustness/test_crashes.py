@@ -21,7 +21,7 @@ from pro_app import storage
 from pro_app.storage import files
 from pro_app.config import questionnaire_dir
 from pro_app.definitions import load_file
-from pro_app.storage import Store
+from pro_app.storage import TinyDBStore
 
 PTGA = load_file(questionnaire_dir() / "patient_global.yaml")
 
@@ -152,7 +152,7 @@ def _run_killed(root: Path, seed: int, kill_at: int) -> tuple[list[list[Any]], b
         code = 0
         try:
             os.close(read_end)
-            store = Store(root)
+            store = TinyDBStore(root)
             count = _arm(kill_at)
 
             def report(*fields):
@@ -189,7 +189,7 @@ def _check(root: Path, reports: list[list[Any]]) -> None:
     for line in (register.read_bytes() if register.exists() else b"").splitlines(keepends=True):
         if line.endswith(b"\n"):  # whole lines parse; a torn last one is cut by the next registration
             json.loads(line)
-    store = Store(root)
+    store = TinyDBStore(root)
     store.audit_entries()  # a torn last audit line is skipped, never an error
     in_flight = reports[-1] if reports and reports[-1][0] == "try" else None
     answers: dict[str, float] = {}

@@ -16,6 +16,8 @@ from pro_app.storage import files
 
 from helpers import csrf_token, page_fields
 
+pytestmark = pytest.mark.backends("tinydb")  # file-level faults of the data folder; PostgreSQL's own: test_postgres_faults.py
+
 SV_FAILED = "Svaren kunde inte sparas just nu"
 EN_FAILED = "The answers could not be saved right now"
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pro_app import create_app
+from pro_app.storage import TinyDBStore
 from pro_app.auth import hash_password
 from pro_app.definitions import VisualAnalogueScale
 
@@ -149,6 +150,8 @@ def test_vas_metadata_that_is_not_a_finite_number_is_not_stored(tablet, store, d
         "m__PtGA__touched": "1", "m__PtGA__line_px": value, "m__PtGA__px_per_mm": value})
     assert result.status_code == 302
     (response,) = store.list_responses(demo_visit[0]["id"])
-    text = (store.root / "patients" / demo_visit[0]["id"] / f"response-{response['id']}.json").read_text(encoding="utf-8")
-    meta = strict(text)["response"]["1"]["item_meta"]["PtGA"]
+    meta = response["item_meta"]["PtGA"]
     assert meta["line_px"] is None and meta["px_per_mm"] is None and meta["touched"] is True
+    if isinstance(store, TinyDBStore):  # and the file on disk is strict JSON (PostgreSQL's jsonb holds no NaN at all)
+        text = (store.root / "patients" / demo_visit[0]["id"] / f"response-{response['id']}.json").read_text("utf-8")
+        assert strict(text)["response"]["1"]["item_meta"]["PtGA"] == meta

@@ -14,6 +14,7 @@ import pytest
 from helpers import Browser, LiveServer, page_fields
 from pro_app import create_app
 from pro_app.auth import hash_password
+from pro_app.storage import TinyDBStore
 from pro_app.storage.files import exclusive
 
 NURSE = ("anna", "correct horse battery")
@@ -47,8 +48,17 @@ def _vas(value: float, action: str, seq: int, fields: dict) -> dict:
 
 
 def _hold_patient_lock(store, patient_id: str, seconds: float, held: threading.Event) -> None:
-    # Another writer of the same patient's data (a second tablet of the same patient, a nurse's form).
-    with exclusive(store.root / "patients" / patient_id):
+    # Another writer of the same patient's data (a second tablet of the same patient, a nurse's form):
+    # the patient's folder lock on TinyDB, the response's row lock in another server's transaction on PostgreSQL.
+    if isinstance(store, TinyDBStore):
+        with exclusive(store.root / "patients" / patient_id):
+            held.set()
+            time.sleep(seconds)
+        return
+    import psycopg
+
+    with psycopg.connect(store.url) as conn, conn.transaction():
+        conn.execute("SELECT id FROM responses WHERE patient_id = %s FOR UPDATE", (patient_id,))
         held.set()
         time.sleep(seconds)
 
@@ -65,7 +75,7 @@ def test_an_autosave_overtaken_by_next_never_overwrites_the_newer_answer(live):
         held = threading.Event()
         holder = threading.Thread(target=_hold_patient_lock, args=(store, patient["id"], 0.3, held))
         holder.start()
-        held.wait()
+        assert held.wait(30), "the other writer never took its lock"
         results = {}
         # What the page script sends: the autosave (seq 2) after a change, Next (seq 3) 20 ms later.
         autosave = threading.Thread(target=lambda: results.update(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from helpers import ROOT, page_fields
 from pro_app.storage import files
 from pro_app.config import questionnaire_dir, studies_dir
 from pro_app.definitions import load_directory
-from pro_app.storage import Store
+from pro_app.storage import TinyDBStore
 from pro_app.studies import enroll, load_study_file
 
 QUESTIONNAIRES = load_directory(questionnaire_dir())
@@ -27,7 +28,7 @@ STUDY, _warnings = load_study_file(studies_dir() / "anakinra.yaml", QUESTIONNAIR
 
 def test_a_stray_byte_written_into_the_stores_file_descriptor_is_caught_before_it_counts(tmp_path, monkeypatch):
     """What gunicorn's thread worker did: a NUL written to an fd number the store's open file had taken."""
-    store = Store(tmp_path / "data")
+    store = TinyDBStore(tmp_path / "data")
     patient = store.create_patient("FD-1", "test")
     real_fsync = os.fsync
     strays = {"left": 2}  # one into the audit trail's descriptor, one into a patient file's
@@ -63,7 +64,7 @@ def _enroll_until_fsync(root, patient_id: str, exit_at: int) -> int:
                 return real_fsync(fd)
 
             os.fsync = fsync
-            enroll(Store(root), patient_id, STUDY, dt.date(2025, 1, 31), "staff:anna")
+            enroll(TinyDBStore(root), patient_id, STUDY, dt.date(2025, 1, 31), "staff:anna")
         finally:
             os._exit(0)
     _, status = os.waitpid(pid, 0)
@@ -74,9 +75,9 @@ def test_an_enrolment_cut_short_at_any_fsync_leaves_the_whole_schedule_or_none(t
     planned = {v.key for v in STUDY.visits}
     for exit_at in range(1, 12):
         root = tmp_path / f"n{exit_at}"
-        patient = Store(root).create_patient("ENR-1", "test")
+        patient = TinyDBStore(root).create_patient("ENR-1", "test")
         status = _enroll_until_fsync(root, patient["id"], exit_at)
-        keys = {v["key"] for v in Store(root).list_visits(patient["id"])}
+        keys = {v["key"] for v in TinyDBStore(root).list_visits(patient["id"])}
         assert keys in (set(), planned), (exit_at, sorted(keys))
         if status == 0:
             break
@@ -106,57 +107,56 @@ def test_an_enrolment_left_partial_is_finished_from_the_patient_page(client, nur
 
 
 START = """
-import os, sys, time
-os.environ["PRO_APP_DATA_DIR"] = sys.argv[1]
-from pro_app import config
+import sys, time
+from pro_app.storage import open_store
+store = open_store(sys.argv[1])
 while time.time() < float(sys.argv[2]):
     pass
-print(config.from_environment()["SECRET_KEY"])
+print(store.secret_key())
 """
 
 
-def test_three_processes_starting_at_once_share_one_whole_secret_key(tmp_path):
+def test_three_processes_starting_at_once_share_one_whole_secret_key(new_store_address):
+    """On an empty data folder or database, whichever backend: one key, whole, for all three."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for trial in range(6):
-        data = tmp_path / f"t{trial}"
-        at = time.time() + 1.0
-        starts = [subprocess.Popen([sys.executable, "-c", START, str(data), str(at)], env=env,
+    for trial in range(4):
+        address = new_store_address()
+        at = time.time() + 1.5
+        starts = [subprocess.Popen([sys.executable, "-c", START, address, str(at)], env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
         results = [p.communicate(timeout=60) for p in starts]
         assert all(p.returncode == 0 for p in starts), [err[-500:] for _out, err in results]
         keys = {out.strip() for out, _err in results}
         assert len(keys) == 1 and len(keys.pop()) == 64, (trial, results)
-        assert (data / "secret_key").stat().st_mode & 0o777 == 0o600
+        if not address.startswith("postgresql://"):
+            assert (Path(address) / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
-def test_an_empty_key_file_counts_as_missing_and_a_crash_mid_write_leaves_none(tmp_path, monkeypatch):
-    from pro_app import config
-
+def test_an_empty_key_file_counts_as_missing_and_a_crash_mid_write_leaves_none(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "secret_key").write_text("")  # what a crash between creating and writing the file used to leave
-    monkeypatch.setenv("PRO_APP_DATA_DIR", str(data))
-    key = config.from_environment()["SECRET_KEY"]
-    assert len(key) == 64 and config.from_environment()["SECRET_KEY"] == key
+    key = TinyDBStore(data).secret_key()
+    assert len(key) == 64 and TinyDBStore(data).secret_key() == key
 
     fresh = tmp_path / "fresh"
-    monkeypatch.setenv("PRO_APP_DATA_DIR", str(fresh))
+    store = TinyDBStore(fresh)
     pid = os.fork()
     if pid == 0:
         os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # dies as the key is being made durable
         try:
-            config.from_environment()
+            store.secret_key()
         finally:
             os._exit(0)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status)
     assert not (fresh / "secret_key").exists() or len((fresh / "secret_key").read_text()) == 64
-    assert len(config.from_environment()["SECRET_KEY"]) == 64
+    assert len(TinyDBStore(fresh).secret_key()) == 64
 
 
 def test_start_up_leaves_the_temporary_file_of_a_writer_it_cannot_see(tmp_path):
     """A writer in another container or PID namespace: its process id means nothing here."""
-    store = Store(tmp_path / "data")
+    store = TinyDBStore(tmp_path / "data")
     patient = store.create_patient("NS-1", "test")
     invisible_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                                    capture_output=True, text=True).stdout.strip()
@@ -176,7 +176,7 @@ def test_start_up_leaves_the_temporary_file_of_a_writer_it_cannot_see(tmp_path):
                 return real_fsync(fd)
 
             os.fsync = slow_fsync
-            Store(store.root).add_visit(patient["id"], "writer", key="v1", label={"sv": "v", "en": "v"},
+            TinyDBStore(store.root).add_visit(patient["id"], "writer", key="v1", label={"sv": "v", "en": "v"},
                                         questionnaires=[])
             code = 0
         except BaseException:
@@ -185,7 +185,7 @@ def test_start_up_leaves_the_temporary_file_of_a_writer_it_cannot_see(tmp_path):
     os.close(write_end)
     os.read(read_end, 1)  # the writer holds the patient's lock and is writing its temporary file
     assert list((store.root / "tmp").glob("*.tmp"))
-    Store(store.root)  # a process starting up meanwhile
+    TinyDBStore(store.root)  # a process starting up meanwhile
     _, status = os.waitpid(pid, 0)
     os.close(read_end)
     assert os.WEXITSTATUS(status) == 0, "the writer's save failed"

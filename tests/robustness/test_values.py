@@ -110,6 +110,7 @@ def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote(site):
         assert numbers, "a number stays a number"
 
 
+@pytest.mark.backends("tinydb")
 def test_data_files_are_readable_by_the_app_only(site):
     app, store, tablet, patient = site
     _post(tablet, "patient_global", 0, {"a__PtGA": "12.5", "m__PtGA__touched": "1"})
