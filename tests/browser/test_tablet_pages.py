@@ -167,8 +167,8 @@ def test_every_patient_page_fits_a_tablet(live_server, browser, viewport):
                     problems.append(f"{where}: the heading {heading!r} does not name {name!r} and the step")
                 if q.short_title and heading.split(" (")[0] == q.short_title.get("sv"):
                     problems.append(f"{where}: the heading is a bare code: {heading!r}")
+                check_vas(page, problems, where)  # first: check() narrows the page to 320 px and back
                 check(where, words)
-                check_vas(page, problems, where)
             page.goto(f"{base}/tablet/q/{q.id}/review")
             if q.heading_for_patient("sv") not in page.locator("h1").inner_text():
                 problems.append(f"{q.id} review: the heading does not name the questionnaire")
