@@ -64,18 +64,24 @@ class ResponseRecord:
     response: dict[str, Any]
     questionnaire: Questionnaire
     scales: list[Scale]
+    shown: frozenset[str] = frozenset()  # answer ids that skip logic shows (answered or not)
 
 
 def records(cat: Catalog) -> Iterator[ResponseRecord]:
-    """Every response, scored, one at a time (patients by study code, visits by due date)."""
+    """Every response, scored, one at a time (patients by study code, visits by due date).
+
+    ``response["answers"]`` holds only the answers that count: a hidden item's answer (skip logic)
+    is in no export, whatever the format (it stays in the stored response's audit trail).
+    """
     for patient, visit, response in cat.store.answered():
         q = cat.for_response(response)
         if q is None:
             continue
+        counted = q.shown_answers(response["answers"])
         yield ResponseRecord(
             study_code=patient["study_code"], study=visit.get("study") or patient.get("study"),
-            visit=visit["key"], visit_due=visit.get("due"), response=response, questionnaire=q,
-            scales=score(q, response["answers"]),
+            visit=visit["key"], visit_due=visit.get("due"), response={**response, "answers": counted},
+            questionnaire=q, scales=score(q, counted), shown=frozenset(q.visible_answer_ids(counted)),
         )
 
 
