@@ -6,7 +6,10 @@ missing value, and the codes of multiple-choice answers joined with ';'. A text 
 spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return, and
 not a plain number) starts with a ' instead (OWASP: CSV injection).
 
-* wide: one row per patient and visit; columns ``<questionnaire>.<item>`` for answers and
+* wide: one row per patient and visit, its header the variable names of ``codebook.py`` (original
+  names ``haq.HAQ_DI`` become ``haq_HAQ_DI``: names Stata, SPSS and R accept; the ``codebook``
+  format maps them); an item skip logic hid holds ``-99`` (not shown), an unanswered one is empty;
+  original columns ``<questionnaire>.<item>`` for answers and
   ``<questionnaire>.<scale>`` for scores (``<questionnaire>.<scale>_score`` when a scale
   shares its id with an item, as a single visual analogue scale does), plus
   ``<questionnaire>.status``, ``.version``, ``.language`` and ``.completed_at``;
@@ -42,7 +45,7 @@ from .codebook import CODEBOOK_COLUMNS, NOT_SHOWN, Codebook, spss_labels, stata_
 from .definitions import Questionnaire
 from .scoring import Scale, score
 
-__all__ = ["ResponseRecord", "records", "wide_rows", "long_rows", "write_csv", "fhir_questionnaire",
+__all__ = ["CODEBOOK_FORMATS", "ResponseRecord", "records", "wide_rows", "long_rows", "write_csv", "fhir_questionnaire",
            "fhir_questionnaire_response", "fhir_bundle", "export_text", "export_chunks", "FORMATS", "CANONICAL"]
 
 FORMATS = ("csv", "csv-long", "fhir")

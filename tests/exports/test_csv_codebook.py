@@ -240,3 +240,21 @@ def test_stata_and_spss_syntax_follow_their_grammar(site, tmp_path):
     assert [v.split()[0] for v in variables] == list(codebook["name"])
     assert all(re.fullmatch(r"F\d+\.\d|SDATE10|A\d+", v.split()[1]) for v in variables)
     assert "adverse_events_AE1_severity 1 'Lindrig'" in sps and "MISSING VALUES adverse_events_AE1_severity (-99)." in sps
+
+
+def test_administrators_download_the_codebook_and_value_labels(site):
+    from helpers import login
+    from pro_app.auth import hash_password
+    from pro_app.export import export_text
+
+    app, store, cat = site
+    store.create_user("adam", hash_password("correct horse battery"), "admin", "test")
+    admin = app.test_client()
+    login(admin, "adam", "correct horse battery")
+    page = admin.get("/staff/export").text
+    assert 'data-export="codebook"' in page and "Kodbok (CSV): en rad per kolumn" in page
+    for fmt, extension in (("codebook", "csv"), ("stata-labels", "do"), ("spss-labels", "sps")):
+        response = admin.get(f"/staff/export/{fmt}")
+        assert response.status_code == 200 and response.is_streamed
+        assert response.headers["Content-Disposition"].endswith(f'.{extension}"')
+        assert response.get_data(as_text=True) == export_text(cat, fmt)
