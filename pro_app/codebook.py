@@ -215,10 +215,12 @@ class Codebook:
     def __init__(self) -> None:
         self.definitions: dict[str, dict[str, Questionnaire]] = {}  # questionnaire -> version -> definition
         self.scales: dict[str, Scale] = {}  # original column -> the first scale seen there
+        self.answered: dict[str, set[str]] = {}  # questionnaire -> the versions its responses were given in
 
     def add(self, q: Questionnaire, current: Questionnaire | None, scales: dict[str, Scale]) -> None:
         versions = self.definitions.setdefault(q.id, {})
         versions.setdefault(q.version, q)
+        self.answered.setdefault(q.id, set()).add(q.version)
         if current is not None:
             versions.setdefault(current.version, current)
         for column, scale in scales.items():
@@ -244,7 +246,7 @@ class Codebook:
             else:
                 qid, rest = original.split(".", 1)
                 row.questionnaire = qid
-                row.version = ";".join(sorted(self.definitions.get(qid, {}), key=_version_key))
+                row.version = ";".join(sorted(self.answered.get(qid, ()), key=_version_key))
                 q = self._newest_with(qid, rest)
                 if original in self.scales:
                     _scale_row(row, self.scales[original])

@@ -258,3 +258,19 @@ def test_administrators_download_the_codebook_and_value_labels(site):
         assert response.status_code == 200 and response.is_streamed
         assert response.headers["Content-Disposition"].endswith(f'.{extension}"')
         assert response.get_data(as_text=True) == export_text(cat, fmt)
+
+
+def test_the_naming_rule_as_docs_exports_md_states_it():
+    import hashlib
+
+    from pro_app.codebook import variable_names
+
+    long = "outcome.extramuscular_improvement_pct"
+    names = variable_names([long, "in", "1st.visit", "enzymer.ålder-år", "haq.haq_pain", "haq.HAQ_pain", "haq.HAQ_DI"])
+    assert names[long] == "outcome_extramuscular_impro_" + hashlib.sha1(long.encode()).hexdigest()[:4]
+    assert (names["in"], names["1st.visit"], names["enzymer.ålder-år"]) == ("in_", "v1st_visit", "enzymer_alder_ar")
+    pain = names["haq.haq_pain"], names["haq.HAQ_pain"]  # the same name but for case: SPSS would merge them
+    assert pain[0].lower() != pain[1].lower() and all(p.lower().startswith("haq_haq_pain_") for p in pain)
+    # A name depends on its own column only: another export with other columns names it the same.
+    assert variable_names(["haq.HAQ_DI"])["haq.HAQ_DI"] == names["haq.HAQ_DI"] == "haq_HAQ_DI"
+    assert all(STATA_NAME.fullmatch(n) for n in names.values())
