@@ -42,6 +42,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 LANGUAGES = ("sv", "en")
 LANGUAGE_NAMES = {"sv": "Swedish", "en": "English"}
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
+# A questionnaire id names the columns of the exports (`haq.HAQ_DI`, `haq_HAQ_DI`), so it has no dot.
+QUESTIONNAIRE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 
 
 # --------------------------------------------------------------------------- errors
@@ -326,7 +328,7 @@ class Scoring(Strict):
 
 
 class Questionnaire(Strict):
-    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    id: Annotated[str, Field(pattern=QUESTIONNAIRE_ID_PATTERN)]
     version: Annotated[str, Field(min_length=1)]
     title: Text
     short_title: Text | None = None
@@ -547,6 +549,8 @@ def _friendly(err: dict[str, Any], path: Path_) -> str:
     if kind == "union_tag_not_found":
         return f"an item needs 'type' (one of: {', '.join(ITEM_TYPES)})"
     if kind == "string_pattern_mismatch":
+        if err.get("ctx", {}).get("pattern") == QUESTIONNAIRE_ID_PATTERN:
+            return f"'{err.get('input')}' is not a valid questionnaire id (start with a letter; letters, digits, _ - only)"
         return f"'{err.get('input')}' is not a valid id (start with a letter; letters, digits, _ . - only)"
     if kind == "string_too_short" and last in LANGUAGES:
         return f"{LANGUAGE_NAMES[last]} text ('{last}') is empty"
