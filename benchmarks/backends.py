@@ -270,7 +270,7 @@ def backends_export(work: Path, quick: bool) -> list[dict[str, Any]]:
         if backend == "postgres":
             env["PRO_APP_DATABASE_URL"] = address
         out[backend] = {}
-        for fmt in ("csv", "csv-long", "fhir"):
+        for fmt in ("csv", "csv-long", "fhir", "codebook"):
             target = work / f"export-{backend}.{fmt}"
             seconds, peak = _run_measured(["export", "--format", fmt, "--out", str(target)], env,
                                           work / "peak.txt")

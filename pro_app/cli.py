@@ -392,12 +392,15 @@ def validate_studies(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-@main.command(help="Export every response and score: csv (wide), csv-long, or fhir (an R4 Bundle).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "csv-long", "fhir"]), required=True)
+@main.command(help="Export every response and score: csv (wide), csv-long, or fhir (an R4 Bundle); and the wide "
+                   "CSV's codebook (codebook), Stata value labels (stata-labels, a .do file) or SPSS syntax "
+                   "(spss-labels, a .sps file).")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["csv", "csv-long", "fhir", "codebook", "stata-labels", "spss-labels"]))
 @click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), required=True,
               help="File to write ('-' for standard output).")
 @click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
-              help="Language of question texts in the FHIR export.")
+              help="Language of question texts in the FHIR export, and of the labels in stata-labels and spss-labels.")
 def export(fmt: str, out: str, lang: str) -> None:
     from .catalog import Catalog
     from .export import export_chunks

@@ -42,6 +42,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 LANGUAGES = ("sv", "en")
 LANGUAGE_NAMES = {"sv": "Swedish", "en": "English"}
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
+# A questionnaire id names the columns of the exports (`haq.HAQ_DI`, `haq_HAQ_DI`), so it has no dot.
+QUESTIONNAIRE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 
 
 # --------------------------------------------------------------------------- errors
@@ -326,7 +328,7 @@ class Scoring(Strict):
 
 
 class Questionnaire(Strict):
-    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    id: Annotated[str, Field(pattern=QUESTIONNAIRE_ID_PATTERN)]
     version: Annotated[str, Field(min_length=1)]
     title: Text
     short_title: Text | None = None
@@ -396,19 +398,49 @@ class Questionnaire(Strict):
             return YESNO_OPTIONS
         return None
 
+    def _shown(self, answers: dict[str, Any]) -> tuple[list[Page], dict[str, list[Any]], dict[str, Any]]:
+        """Skip logic in one pass down the questionnaire (conditions only look back): the pages shown,
+        the items shown on each, and the answers that count.
+
+        FHIR's enableWhen semantics (SDC; LHC-Forms): a condition reads only the answers that count,
+        so the answer of a hidden item is absent to every later condition, and an item whose enabling
+        item is hidden is itself hidden, whatever answer it still holds.
+        """
+        pages: list[Page] = []
+        items: dict[str, list[Any]] = {}
+        counted: dict[str, Any] = {}
+        for page in self.pages:
+            if page.show_if is not None and not page.show_if.holds(counted):
+                continue
+            pages.append(page)
+            shown = items[page.id] = []
+            for item in page.items:
+                if item.show_if is not None and not item.show_if.holds(counted):
+                    continue
+                shown.append(item)
+                counted.update((aid, answers[aid]) for aid in item.answer_ids() if aid in answers)
+        return pages, items, counted
+
+    def shown_answers(self, answers: dict[str, Any]) -> dict[str, Any]:
+        """The answers that count: those of the items skip logic shows, in definition order.
+
+        The one gate every reader of answers goes through (the tablet's pages and review, scoring,
+        criteria, summaries, reports, exports). A hidden item's answer stays in the stored response
+        while it is being filled in (shown again, it reappears) and in the audit trail, nowhere else.
+        """
+        return self._shown(answers)[2]
+
     def visible_pages(self, answers: dict[str, Any]) -> list[Page]:
-        return [p for p in self.pages if p.show_if is None or p.show_if.holds(answers)]
+        return self._shown(answers)[0]
 
     def visible_items(self, page: Page, answers: dict[str, Any]) -> list[Any]:
-        return [i for i in page.items if i.show_if is None or i.show_if.holds(answers)]
+        """The items of ``page`` (a page of this questionnaire, or several pages' items in one) shown now."""
+        shown = {item.id for items in self._shown(answers)[1].values() for item in items}
+        return [item for item in page.items if item.id in shown]
 
     def visible_answer_ids(self, answers: dict[str, Any]) -> list[str]:
-        return [
-            aid
-            for page in self.visible_pages(answers)
-            for item in self.visible_items(page, answers)
-            for aid in item.answer_ids()
-        ]
+        pages, items, _counted = self._shown(answers)
+        return [aid for page in pages for item in items[page.id] for aid in item.answer_ids()]
 
 
 YESNO_OPTIONS = [
@@ -528,6 +560,8 @@ def _friendly(err: dict[str, Any], path: Path_) -> str:
     if kind == "union_tag_not_found":
         return f"an item needs 'type' (one of: {', '.join(ITEM_TYPES)})"
     if kind == "string_pattern_mismatch":
+        if err.get("ctx", {}).get("pattern") == QUESTIONNAIRE_ID_PATTERN:
+            return f"'{err.get('input')}' is not a valid questionnaire id (start with a letter; letters, digits, _ - only)"
         return f"'{err.get('input')}' is not a valid id (start with a letter; letters, digits, _ . - only)"
     if kind == "string_too_short" and last in LANGUAGES:
         return f"{LANGUAGE_NAMES[last]} text ('{last}') is empty"

@@ -6,7 +6,10 @@ missing value, and the codes of multiple-choice answers joined with ';'. A text 
 spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return, and
 not a plain number) starts with a ' instead (OWASP: CSV injection).
 
-* wide: one row per patient and visit; columns ``<questionnaire>.<item>`` for answers and
+* wide: one row per patient and visit, its header the variable names of ``codebook.py`` (original
+  names ``haq.HAQ_DI`` become ``haq_HAQ_DI``: names Stata, SPSS and R accept; the ``codebook``
+  format maps them); an item skip logic hid holds ``-99`` (not shown), an unanswered one is empty;
+  original columns ``<questionnaire>.<item>`` for answers and
   ``<questionnaire>.<scale>`` for scores (``<questionnaire>.<scale>_score`` when a scale
   shares its id with an item, as a single visual analogue scale does), plus
   ``<questionnaire>.status``, ``.version``, ``.language`` and ``.completed_at``;
@@ -38,13 +41,16 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from .catalog import Catalog
+from .codebook import CODEBOOK_COLUMNS, NOT_SHOWN, Codebook, spss_labels, stata_labels, variable_names
 from .definitions import Questionnaire
 from .scoring import Scale, score
 
-__all__ = ["ResponseRecord", "records", "wide_rows", "long_rows", "write_csv", "fhir_questionnaire",
+__all__ = ["CODEBOOK_FORMATS", "ResponseRecord", "records", "wide_rows", "long_rows", "write_csv", "fhir_questionnaire",
            "fhir_questionnaire_response", "fhir_bundle", "export_text", "export_chunks", "FORMATS", "CANONICAL"]
 
 FORMATS = ("csv", "csv-long", "fhir")
+CODEBOOK_FORMATS = ("codebook", "stata-labels", "spss-labels")  # the wide CSV's codebook and value labels
+FORMATS = FORMATS + CODEBOOK_FORMATS
 CANONICAL = "urn:pro-app:questionnaire:"
 STUDY_CODE_SYSTEM = "urn:pro-app:study-code"
 VISIT_EXTENSION = "urn:pro-app:fhir:visit"
@@ -64,18 +70,24 @@ class ResponseRecord:
     response: dict[str, Any]
     questionnaire: Questionnaire
     scales: list[Scale]
+    shown: frozenset[str] = frozenset()  # answer ids that skip logic shows (answered or not)
 
 
 def records(cat: Catalog) -> Iterator[ResponseRecord]:
-    """Every response, scored, one at a time (patients by study code, visits by due date)."""
+    """Every response, scored, one at a time (patients by study code, visits by due date).
+
+    ``response["answers"]`` holds only the answers that count: a hidden item's answer (skip logic)
+    is in no export, whatever the format (it stays in the stored response's audit trail).
+    """
     for patient, visit, response in cat.store.answered():
         q = cat.for_response(response)
         if q is None:
             continue
+        counted = q.shown_answers(response["answers"])
         yield ResponseRecord(
             study_code=patient["study_code"], study=visit.get("study") or patient.get("study"),
-            visit=visit["key"], visit_due=visit.get("due"), response=response, questionnaire=q,
-            scales=score(q, response["answers"]),
+            visit=visit["key"], visit_due=visit.get("due"), response={**response, "answers": counted},
+            questionnaire=q, scales=score(q, counted), shown=frozenset(q.visible_answer_ids(counted)),
         )
 
 
@@ -140,8 +152,13 @@ def _provisional(q: Questionnaire, lang: str) -> str:
     return q.provisional.get(lang) if q.provisional else ""
 
 
-def wide_rows(cat: Catalog, lang: str = "sv") -> tuple[list[str], list[dict[str, str]]]:
-    """Columns and rows of the wide table: one row per patient and visit."""
+def wide_rows(cat: Catalog, lang: str = "sv", codebook: Codebook | None = None
+              ) -> tuple[list[str], list[dict[str, str]]]:
+    """Columns (original names) and rows of the wide table: one row per patient and visit.
+
+    An item that skip logic hid holds ``NOT_SHOWN``; one shown and not answered, an empty cell.
+    ``codebook`` gathers what the columns hold.
+    """
     rows: dict[tuple[str, str], dict[str, str]] = {}
     columns: dict[str, list[str]] = {}  # questionnaire -> its columns, in definition order
     for rec in records(cat):
@@ -168,10 +185,15 @@ def wide_rows(cat: Catalog, lang: str = "sv") -> tuple[list[str], list[dict[str,
                     meta[3]: r.get("completed_at") or ""})
         if rec.questionnaire.provisional:
             row[f"{qid}.provisional"] = _provisional(rec.questionnaire, lang)
-        for aid, value in r["answers"].items():
-            row[f"{qid}.{aid}"] = cell(value)
+        for aid in rec.questionnaire.answer_ids():
+            if aid not in rec.shown:
+                row[f"{qid}.{aid}"] = NOT_SHOWN
+            elif aid in r["answers"]:
+                row[f"{qid}.{aid}"] = cell(r["answers"][aid])
         for s in rec.scales:
             row[_scale_column(qid, s.id, set(item_ids))] = cell(s.value)
+        if codebook is not None:
+            codebook.add(rec.questionnaire, cat.get(qid), {_scale_column(qid, s.id, set(item_ids)): s for s in rec.scales})
     outcomes = outcome_cells(cat)
     for key, cells in outcomes.items():
         if key in rows:
@@ -221,9 +243,10 @@ def neutralise(value: str) -> str:
     return value
 
 
-def write_csv(header: list[str], rows: list[dict[str, str]], fh: Any) -> None:
+def write_csv(header: list[str], rows: list[dict[str, str]], fh: Any, names: dict[str, str] | None = None) -> None:
+    """Rows keyed by ``header``; the header row written as ``names`` gives them (the wide CSV's variable names)."""
     writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n", restval="", extrasaction="raise")
-    writer.writeheader()
+    writer.writerow({c: (names or {}).get(c, c) for c in header})
     writer.writerows({k: neutralise(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
 
 
@@ -458,11 +481,13 @@ def export_text(cat: Catalog, fmt: str, lang: str = "sv") -> str:
     """The whole export in one format, as text."""
     if fmt == "fhir":
         return json.dumps(fhir_bundle(cat, lang), ensure_ascii=False, indent=2)
+    if fmt in CODEBOOK_FORMATS:
+        return "".join(export_chunks(cat, fmt, lang))
     header, rows = wide_rows(cat, lang) if fmt == "csv" else long_rows(cat, lang) if fmt == "csv-long" else (None, None)
     if header is None:
         raise ValueError(f"unknown export format '{fmt}' (known: {', '.join(FORMATS)})")
     buffer = io.StringIO()
-    write_csv(header, rows, buffer)
+    write_csv(header, rows, buffer, variable_names(header) if fmt == "csv" else None)
     return buffer.getvalue()
 
 
@@ -505,10 +530,11 @@ def _by_patient(cat: Catalog, progress: Callable[[int], Any] | None) -> Iterator
         yield Catalog(cat.questionnaires, _OnePatient(cat.store, pending), cat._snapshots)  # type: ignore[arg-type]
 
 
-def _csv_chunks(header: list[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def _csv_chunks(header: list[str], rows: Iterable[dict[str, Any]], names: dict[str, str] | None = None
+                ) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", restval="", extrasaction="raise")
-    writer.writeheader()
+    writer.writerow({c: (names or {}).get(c, c) for c in header})
     for row in rows:
         writer.writerow({k: neutralise(v) if isinstance(v, str) else v for k, v in row.items()})
         if buffer.tell() >= CHUNK:
@@ -516,6 +542,27 @@ def _csv_chunks(header: list[str], rows: Iterable[dict[str, Any]]) -> Iterator[s
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def _wide_pass(cat: Catalog, lang: str, progress: Callable[[int], Any] | None, spool: Any,
+               codebook: Codebook | None) -> list[str]:
+    """The wide table's columns (original names), patient by patient; rows go to ``spool`` if given."""
+    columns: dict[str, list[str]] = {}
+    outcomes = False
+    for one in _by_patient(cat, progress):
+        header, rows = wide_rows(one, lang, codebook)
+        for column in header[len(BASE_COLUMNS):]:
+            if column.startswith("outcome."):
+                outcomes = True
+                continue
+            known = columns.setdefault(column.split(".", 1)[0], [])
+            if column not in known:
+                known.append(column)
+        if spool is not None:
+            for row in rows:
+                spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+    header = BASE_COLUMNS + [c for qid in sorted(columns) for c in columns[qid]]
+    return header + _outcome_columns() if outcomes else header
 
 
 def _spooled(spool: Any) -> Iterator[Any]:
@@ -540,23 +587,15 @@ def export_chunks(cat: Catalog, fmt: str, lang: str = "sv",
         raise ValueError(f"unknown export format '{fmt}' (known: {', '.join(FORMATS)})")
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         if fmt == "csv":
-            columns: dict[str, list[str]] = {}
-            outcomes = False
-            for one in _by_patient(cat, progress):
-                header, rows = wide_rows(one, lang)
-                for column in header[len(BASE_COLUMNS):]:
-                    if column.startswith("outcome."):
-                        outcomes = True
-                        continue
-                    known = columns.setdefault(column.split(".", 1)[0], [])
-                    if column not in known:
-                        known.append(column)
-                for row in rows:
-                    spool.write(json.dumps(row, ensure_ascii=False) + "\n")
-            header = BASE_COLUMNS + [c for qid in sorted(columns) for c in columns[qid]]
-            if outcomes:
-                header += _outcome_columns()
-            yield from _csv_chunks(header, _spooled(spool))
+            header = _wide_pass(cat, lang, progress, spool, None)
+            yield from _csv_chunks(header, _spooled(spool), variable_names(header))
+        elif fmt in CODEBOOK_FORMATS:
+            codebook = Codebook()
+            rows = codebook.rows(_wide_pass(cat, lang, progress, None, codebook))
+            if fmt == "codebook":
+                yield from _csv_chunks(CODEBOOK_COLUMNS, (r.as_cells() for r in rows))
+            else:
+                yield (stata_labels if fmt == "stata-labels" else spss_labels)(rows, lang)
         elif fmt == "csv-long":
             def rows() -> Iterator[dict[str, Any]]:
                 for one in _by_patient(cat, progress):

@@ -221,7 +221,7 @@ def _vas_meta(item: VisualAnalogueScale, form: FlaskForm, value: Any) -> dict[st
 class PagePost:
     """What one posted page changes in a response."""
 
-    update: dict[str, Any]  # answers to store; None clears an answer that skip logic now hides
+    update: dict[str, Any]  # answers to store (None clears one)
     meta: dict[str, Any]  # item metadata (the VAS line) of the items shown
     errors: dict[str, str]  # answer id -> message in the user's language
     merged: dict[str, Any]  # the response's answers once the update is stored
@@ -229,14 +229,13 @@ class PagePost:
 
 
 def read_page_post(q: Questionnaire, page: Page, answers: dict[str, Any], form: FlaskForm, shown: set[str]) -> PagePost:
-    """Take only the items the person saw (``shown``); clear those that their answers now hide."""
+    """Take only the items the person saw (``shown``).
+
+    An answer that the new answers hide is kept, not cleared: it counts nowhere while hidden
+    (``Questionnaire.shown_answers``), and comes back as it was if the person shows its item again.
+    """
     posted, meta, errors = read_answers(q, page, form)
     update = {k: v for k, v in posted.items() if k in shown and k not in errors}
     merged = {**answers, **update}
     visible_now = {aid for item in q.visible_items(page, merged) for aid in item.answer_ids()}
-    for item in page.items:
-        for aid in item.answer_ids():
-            if aid not in visible_now and aid in answers:
-                update[aid] = None
-                merged.pop(aid, None)
     return PagePost(update, {k: v for k, v in meta.items() if k in shown}, errors, merged, visible_now - shown)

@@ -199,6 +199,7 @@ def describe(cond: Condition, q: Questionnaire, answers: dict[str, Any], lang: s
 def hidden_items(q: Questionnaire, answers: dict[str, Any], lang: str) -> list[dict[str, str]]:
     """Every item skip logic hides now, and the condition that would show it."""
     hidden = []
+    answers = q.shown_answers(answers)  # a hidden item's answer is absent to every condition
     for number_, page in enumerate(q.pages, 1):
         page_shown = page.show_if is None or page.show_if.holds(answers)
         page_name = page.title.get(lang) if page.title else _("page %(n)s", n=number_)
@@ -216,9 +217,8 @@ def hidden_items(q: Questionnaire, answers: dict[str, Any], lang: str) -> list[d
 
 def scored_scales(q: Questionnaire, answers: dict[str, Any], lang: str) -> tuple[list[dict[str, Any]], str | None]:
     """Each scale as the summary will show it, scored from the answers to items now shown."""
-    visible = set(q.visible_answer_ids(answers))
     try:
-        scales = score(q, {k: v for k, v in answers.items() if k in visible})
+        scales = score(q, answers)  # scored from the answers that count, as everywhere
     except Exception as exc:  # a scorer plugin's bug must not take the preview down: show it instead
         log.exception("preview: scorer %s failed", q.scoring.scorer)
         return [], f"{type(exc).__name__}: {exc}"

@@ -48,6 +48,7 @@ from scipy import stats
 
 from .catalog import Catalog
 from .config import clinic_setting, enzyme_unit
+from .definitions import Questionnaire
 from .outcomes import CORE_SET, CORE_SET_SOURCES, MEASURE_LABELS, patient_outcomes
 from .scoring import Scale, as_exact, score
 from .scoring.enzymes import ENZYMES, UNITS, enzyme_unit_code, from_u_per_l, to_u_per_l, unit_symbol
@@ -780,7 +781,7 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
             for qid, r in sorted(completed.items()):
                 if qid in ae_ids:
                     ae_forms += 1
-                    events.extend(_events(patient, v, info["label"], r))
+                    events.extend(_events(patient, v, info["label"], r, cat.for_response(r)))
                     continue
                 values.update(reader.read(r))
             raw[(patient["id"], plan_visit.key)] = values
@@ -943,12 +944,13 @@ def build_report(cat: Catalog, study: Study, lang: str, as_of: dt.date | None = 
     )
 
 
-def _events(patient: dict[str, Any], visit: dict[str, Any], visit_label: str, response: dict[str, Any]
-            ) -> list[AdverseEvent]:
+def _events(patient: dict[str, Any], visit: dict[str, Any], visit_label: str, response: dict[str, Any],
+            q: Questionnaire | None) -> list[AdverseEvent]:
     from .scoring.adverse_events import recorded_events
 
     out = []
-    for e in recorded_events(response.get("answers") or {}):
+    answers = response.get("answers") or {}
+    for e in recorded_events(q.shown_answers(answers) if q is not None else answers):
         out.append(AdverseEvent(
             patient_id=patient["id"], study_code=patient["study_code"], visit_id=visit["id"],
             visit_label=visit_label, onset=_date(e.get("date")), description=str(e.get("description") or ""),

@@ -452,6 +452,9 @@ EXPORT_FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
     "csv-long": ("text/csv; charset=utf-8", "csv"),
     "fhir": ("application/fhir+json; charset=utf-8", "json"),
+    "codebook": ("text/csv; charset=utf-8", "csv"),
+    "stata-labels": ("text/plain; charset=utf-8", "do"),
+    "spss-labels": ("text/plain; charset=utf-8", "sps"),
 }
 
 

@@ -134,6 +134,7 @@ BROKEN = {
         VALID.replace("show_if: {item: q1, equals: 1}", "show_if: {item: q1, equals: 1, gte: 0}  # <-"),
         "exactly one test",
     ),
+    "questionnaire id with a dot": (VALID.replace("id: demo", "id: demo.v2  # <-"), "not a valid questionnaire id"),
     "bad id": (VALID.replace("- id: q2", "- id: 2nd question  # <-"), "not a valid id"),
     "missing version": (VALID.replace('version: "2"\n', "").replace("id: demo", "id: demo  # <-"), "required key 'version' is missing"),
     "empty Swedish text": (VALID.replace("{sv: Demo, en: Demo}", "{sv: '', en: Demo}  # <-"), "Swedish text ('sv') is empty"),

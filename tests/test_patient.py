@@ -52,6 +52,14 @@ def post_page(client, qid, n, fields, action="next"):
     return client.post(f"/tablet/q/{qid}/p/{n}", data=data)
 
 
+def engine_questionnaire(client):
+    return client.application.extensions["pro_app"].questionnaires["all_types"]
+
+
+def stored_answers_that_count(q, response):
+    return q.shown_answers(response["answers"])
+
+
 def response_of(store, patient, qid):
     return next(r for r in store.list_responses(patient["id"]) if r["questionnaire"] == qid)
 
@@ -79,9 +87,16 @@ def test_skip_logic_shows_follow_up_on_the_same_page(engine):
     moved = post_page(client, "all_types", 0, {"a__smoker": "1", "a__cigarettes": "12,5"})
     assert moved.status_code == 302 and moved.location.endswith("/tablet/q/all_types/p/1")
     assert response_of(store, patient, "all_types")["answers"] == {"smoker": 1, "cigarettes": 12.5}
-    # Answering "no" hides the follow-up and clears its answer.
+    # Answering "no" hides the follow-up: its answer is kept but counts nowhere (not on the review page)...
     post_page(client, "all_types", 0, {"a__smoker": "0"})
-    assert response_of(store, patient, "all_types")["answers"] == {"smoker": 0}
+    stored = response_of(store, patient, "all_types")
+    assert stored["answers"] == {"smoker": 0, "cigarettes": 12.5}
+    assert "cigarettes" not in stored_answers_that_count(engine_questionnaire(client), stored)
+    assert "12,5" not in client.get("/tablet/q/all_types/review").text
+    # ...and "yes" again shows it as the patient left it.
+    back = post_page(client, "all_types", 0, {"a__smoker": "1"})
+    assert back.status_code == 200 and "En följdfråga har kommit fram nedan." in back.text
+    assert 'value="12,5"' in back.text or 'value="12.5"' in back.text
 
 
 def test_bad_number_gets_a_message_in_swedish_and_keeps_other_answers(engine):

@@ -153,8 +153,19 @@ def get_scorer(name: str) -> Scorer:
 
 
 def score(questionnaire: Any, answers: dict[str, Any]) -> list[Scale]:
-    """Score one response with the scorer its questionnaire names."""
-    return get_scorer(questionnaire.scoring.scorer)(questionnaire, answers)
+    """Score one response with the scorer its questionnaire names, from the answers that count.
+
+    A scorer sees only the answers of items skip logic shows (``Questionnaire.shown_answers``): a
+    hidden item's answer changes no score. A hidden item was not shown, so it is never listed as a
+    missing item either; only shown and unanswered items are.
+    """
+    counted = questionnaire.shown_answers(answers)
+    scales = get_scorer(questionnaire.scoring.scorer)(questionnaire, counted)
+    hidden = set(questionnaire.answer_ids()) - set(questionnaire.visible_answer_ids(counted))
+    for s in scales:
+        if hidden.intersection(s.missing):  # ``missing`` may also name scales (SF-36's summaries)
+            s.missing = [aid for aid in s.missing if aid not in hidden]
+    return scales
 
 
 def is_answered(value: Any) -> bool:

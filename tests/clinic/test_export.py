@@ -40,21 +40,21 @@ def test_wide_csv_has_one_row_per_patient_and_visit(app, store, enrolled):
     assert not text.startswith("\ufeff") and "\r" not in text
     header = text.splitlines()[0].split(",")
     assert header[:4] == ["study_code", "study", "visit", "visit_due"]
-    for column in ("patient_global.PtGA", "patient_global.PtGA_score", "test_wellbeing.WB1", "test_wellbeing.WB_total",
-                   "test_exam.EX_ck", "test_exam.EX_strength", "test_exam.status", "test_wellbeing.language"):
+    for column in ("patient_global_PtGA", "patient_global_PtGA_score", "test_wellbeing_WB1", "test_wellbeing_WB_total",
+                   "test_exam_EX_ck", "test_exam_EX_strength", "test_exam_status", "test_wellbeing_language"):
         assert column in header
-    assert header.index("test_exam.EX_neck") < header.index("test_exam.EX_strength")  # items, then scores
+    assert header.index("test_exam_EX_neck") < header.index("test_exam_EX_strength")  # items, then scores
     rows = _csv(text)
     assert [(r["study_code"], r["visit"]) for r in rows] == [("P-001", "baseline"), ("P-001", "m1"), ("P-002", "extra")]
     baseline, m1, extra = rows
     assert baseline["study"] == "test_study" and baseline["visit_due"] == "2025-01-31"
-    assert baseline["patient_global.PtGA"] == "52.3" and baseline["patient_global.PtGA_score"] == "52.3"
-    assert baseline["test_wellbeing.WB_total"] == "2.5" and baseline["test_wellbeing.WB3"] == ""
-    assert baseline["test_wellbeing.language"] == "en"
-    assert baseline["test_exam.EX_ck"] == "1234.5" and baseline["test_exam.EX_strength"] == "15"
-    assert baseline["test_exam.completed_at"][:4].isdigit() and "T" in baseline["test_exam.completed_at"]
-    assert m1["patient_global.status"] == "in_progress" and m1["test_exam.status"] == ""
-    assert extra["test_wellbeing.WB_total"] == ""  # 1 of 3 answered: not computable, left empty, never 0
+    assert baseline["patient_global_PtGA"] == "52.3" and baseline["patient_global_PtGA_score"] == "52.3"
+    assert baseline["test_wellbeing_WB_total"] == "2.5" and baseline["test_wellbeing_WB3"] == ""
+    assert baseline["test_wellbeing_language"] == "en"
+    assert baseline["test_exam_EX_ck"] == "1234.5" and baseline["test_exam_EX_strength"] == "15"
+    assert baseline["test_exam_completed_at"][:4].isdigit() and "T" in baseline["test_exam_completed_at"]
+    assert m1["patient_global_status"] == "in_progress" and m1["test_exam_status"] == ""
+    assert extra["test_wellbeing_WB_total"] == ""  # 1 of 3 answered: not computable, left empty, never 0
 
 
 def test_long_csv_has_one_row_per_item_and_score(app, store, enrolled):

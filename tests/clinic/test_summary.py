@@ -152,9 +152,9 @@ def test_the_exports_carry_the_response_criteria(app, enrolled):
     cat = app.extensions["pro_app"]
     wide = list(csv.DictReader(io.StringIO(export_text(cat, "csv"))))
     m1 = next(r for r in wide if r["visit"] == "m1")
-    assert (m1["outcome.imacs_met"], m1["outcome.acr_eular_total"], m1["outcome.acr_eular_category"]) == ("1", "50", "moderate")
-    assert m1["outcome.PhGA_improvement_pct"] == "50"
-    assert next(r for r in wide if r["visit"] == "baseline")["outcome.imacs_met"] == ""
+    assert (m1["outcome_imacs_met"], m1["outcome_acr_eular_total"], m1["outcome_acr_eular_category"]) == ("1", "50", "moderate")
+    assert m1["outcome_PhGA_improvement_pct"] == "50"
+    assert next(r for r in wide if r["visit"] == "baseline")["outcome_imacs_met"] == ""
     long = list(csv.DictReader(io.StringIO(export_text(cat, "csv-long"))))
     assert {"kind": "outcome", "name": "acr_eular_total", "value": "50"}.items() <= next(
         r for r in long if r["kind"] == "outcome" and r["name"] == "acr_eular_total").items()

@@ -100,7 +100,7 @@ def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote(site):
     _post(tablet, "patient_global", 0, {"a__PtGA": "12.5", "m__PtGA__touched": "1"})
     admin = app.test_client()
     login(admin, "adam", PASSWORD)
-    for fmt, column in (("csv", "all_types.comment"), ("csv-long", "value")):
+    for fmt, column in (("csv", "all_types_comment"), ("csv-long", "value")):
         body = admin.get(f"/staff/export/{fmt}").get_data(as_text=True)
         rows = list(csv.DictReader(io.StringIO(body)))
         cells = [row[column] for row in rows if formula[1:] in row[column]]
