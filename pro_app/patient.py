@@ -194,8 +194,12 @@ def _response_for(qid: str, create: bool = True) -> tuple[dict[str, Any] | None,
 
 
 def _progress(q: Questionnaire, pages: list[Any], index: int) -> dict[str, Any]:
-    visit = _visit()
-    due = [x.id for x in _due(visit)]
+    try:
+        due = [x.id for x in _due(_visit())]
+    except StorageError:
+        # The page that says a save failed must not fail on the same store: it keeps the patient's
+        # answers on screen and leaves out only "questionnaire n of m".
+        due = []
     total_steps = len(pages) + 1  # the review page is a step too
     return {
         "step": index + 1,

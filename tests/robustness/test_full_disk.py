@@ -89,6 +89,31 @@ def test_failed_page_save_says_so_and_keeps_the_posted_answer_on_the_page(answer
     assert stored_answers(store, demo_visit)["answers"] == {"PtGA": 61.5}
 
 
+def test_a_store_that_cannot_even_be_read_after_the_failed_save_still_keeps_the_answer_on_the_page(
+        answered, store, monkeypatch):
+    """PostgreSQL restarting after a crash refuses the save and then every read for a while:
+    the page that says "not saved" is drawn without the store (test_postgres_faults.py does this
+    for real, where it depends on timing; here it always happens)."""
+    page = vas_page(answered)
+    disk_full(monkeypatch)
+
+    def unreadable(*args, **kwargs):
+        raise storage.StorageError("the database is starting up")
+
+    real_save = store.save_answers
+
+    def save_then_lose_reads(*args, **kwargs):
+        try:
+            return real_save(*args, **kwargs)
+        finally:
+            monkeypatch.setattr(type(store), "get_visit", unreadable)
+
+    monkeypatch.setattr(store, "save_answers", save_then_lose_reads)
+    result = post_vas(answered, page, "61.5")
+    assert result.status_code == 503
+    assert SV_FAILED in result.text and 'value="61.5"' in result.text
+
+
 def test_failed_autosave_answers_not_saved(answered, monkeypatch):
     page = vas_page(answered)
     disk_full(monkeypatch)
