@@ -127,7 +127,7 @@ def test_administrators_download_exports_and_others_may_not(app, store, enrolled
 
 def test_fhir_questionnaires_carry_skip_logic_as_enable_when():
     from pro_app.definitions import load_directory, load_file
-    from pro_app.export import fhir_questionnaire
+    from pro_app.fhir import fhir_questionnaire
 
     q = load_file(ROOT / "tests" / "fixtures" / "all_types.yaml")
     resource = fhir_questionnaire(q, "en")
@@ -175,7 +175,7 @@ def test_the_cli_shows_progress_on_a_terminal(app, store, enrolled, clinic_dirs,
 
 def test_fhir_marks_the_none_option_exclusive_and_provisional_instruments_as_drafts(app, store, enrolled):
     from pro_app.definitions import load_directory
-    from pro_app.export import OPTION_EXCLUSIVE, fhir_questionnaire
+    from pro_app.fhir import OPTION_EXCLUSIVE, fhir_questionnaire
 
     shipped = load_directory(ROOT / "questionnaires")
     haq = fhir_questionnaire(shipped["haq"], "sv")
