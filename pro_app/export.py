@@ -225,8 +225,8 @@ def export_text(cat: Catalog, fmt: str, lang: str = "sv") -> str:
     """The whole export in one format, as text."""
     from . import fhir
 
-    if fmt in fhir.FORMATS:
-        return fhir.export_text(cat, fmt, lang)
+    if fmt == "fhir":
+        return "".join(fhir.bundle_chunks(cat, lang))
     header, rows = wide_rows(cat, lang) if fmt == "csv" else long_rows(cat, lang) if fmt == "csv-long" else (None, None)
     if header is None:
         raise ValueError(f"unknown export format '{fmt}' (known: {', '.join(FORMATS)})")
@@ -340,4 +340,4 @@ def export_chunks(cat: Catalog, fmt: str, lang: str = "sv",
 
             yield from _csv_chunks(LONG_COLUMNS, rows())
         else:
-            yield from fhir.export_chunks(cat, fmt, lang, progress, spool)
+            yield from fhir.bundle_chunks(cat, lang, progress)
