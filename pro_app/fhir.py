@@ -160,6 +160,8 @@ def _question(q: Questionnaire, answer_id: str, item: Any, lang: str) -> dict[st
         none = getattr(item, "none_option", None)
         if none is not None:  # "none of these" excludes every other answer
             out["answerOption"][-1]["extension"] = [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}]
+        # Every option in view, as on the tablet: radio buttons, or check boxes for several answers.
+        extensions.append(_control("check-box" if item.type == "multiple" else "radio-button"))
     if item.type in ("numeric", "nrs", "vas"):
         low, high = (0, 100) if item.type == "vas" else (item.min, item.max)
         extensions += [{"url": MIN_VALUE, **_number(kind, low)}, {"url": MAX_VALUE, **_number(kind, high)}]
