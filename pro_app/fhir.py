@@ -28,6 +28,7 @@ import json
 import math
 import tempfile
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -37,6 +38,7 @@ from .export import CHUNK, ResponseRecord, _by_patient, _spooled, records
 from .scoring import Scale
 
 __all__ = ["fhir_questionnaire", "fhir_questionnaire_response", "fhir_bundle", "bundle_chunks", "write_ndjson",
+           "ndjson_zip_chunks",
            "answers_from_response", "questionnaire_id", "canonical", "parse_since", "FORMATS", "CANONICAL",
            "RESOURCE_TYPES"]
 
@@ -609,6 +611,21 @@ def write_ndjson(cat: Catalog, folder: Path, lang: str = "sv", progress: Callabl
             partial[t].unlink()
             final.unlink(missing_ok=True)
     return {t: n for t, n in counts.items() if n}
+
+
+def ndjson_zip_chunks(cat: Catalog, lang: str = "sv", since: str | None = None) -> Iterator[bytes]:
+    """The NDJSON files as one zip archive (for a download), in pieces: the files and the archive are
+    built in unnamed temporary places (0600/0700), never in memory, then copied out."""
+    with tempfile.TemporaryDirectory(prefix="pro-app-ndjson-") as folder, tempfile.TemporaryFile() as archive:
+        write_ndjson(cat, Path(folder), lang, since=since)
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+            for kind in RESOURCE_TYPES:
+                path = Path(folder) / f"{kind}.ndjson"
+                if path.exists():
+                    zipped.write(path, path.name)
+        archive.seek(0)
+        while chunk := archive.read(CHUNK):
+            yield chunk
 
 
 # --------------------------------------------------------------------------- reading a response back

@@ -268,3 +268,26 @@ def test_an_empty_registry_exports_a_bundle_without_an_empty_entry_array(app):
     assert list(empty_places(bundle)) == []
     check_bundle(bundle)
     assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {"Questionnaire"}
+
+
+def test_administrators_download_the_bundle_and_the_zipped_ndjson(app, store, enrolled, admin, nurse):
+    import io
+    import zipfile
+
+    _dataset(app, store, enrolled)
+    page = admin.get("/staff/export").text
+    assert 'data-export="fhir"' in page and 'data-export="fhir-ndjson"' in page
+    bundle = admin.get("/staff/export/fhir")
+    assert bundle.is_streamed and bundle.mimetype == "application/fhir+json"
+    check_bundle(json.loads(bundle.data))
+    download = admin.get("/staff/export/fhir-ndjson")
+    assert download.status_code == 200 and download.mimetype == "application/zip" and download.is_streamed
+    assert download.headers["Content-Disposition"].endswith('.zip"')
+    with zipfile.ZipFile(io.BytesIO(download.data)) as zipped:
+        names = sorted(zipped.namelist())
+        resources = [json.loads(line) for name in names for line in zipped.read(name).decode("utf-8").splitlines()]
+    assert names == ["Encounter.ndjson", "Observation.ndjson", "Patient.ndjson", "Practitioner.ndjson",
+                     "Questionnaire.ndjson", "QuestionnaireResponse.ndjson"]
+    assert len(check_resources(resources)) == len(json.loads(bundle.data)["entry"])
+    assert nurse.get("/staff/export/fhir-ndjson").status_code == 403
+    assert any(e["action"] == "export" and "fhir-ndjson" in json.dumps(e) for e in store.audit_entries())
