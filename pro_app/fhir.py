@@ -77,9 +77,15 @@ UCUM_CODES = {"mm": "mm", "cm": "cm", "%": "%", "U/L": "U/L", "µkat/L": "ukat/L
 LAB_UNITS = {"U/L", "ukat/L"}
 # LOINC codes, each from a published list (docs/exports.md names the source of every one).
 QUESTIONNAIRE_LOINC = {"haq": ("71950-0", "Health Assessment Questionnaire [HAQ]")}
-SCALE_LOINC = {
+# Serum enzymes: the codes laboratories' catalogues publish for them (catalytic activity, so U/L and
+# µkat/L alike); no display is given where the source did not print LOINC's own name.
+SCALE_LOINC: dict[tuple[str, str], tuple[str, str | None]] = {
     ("haq", "HAQ_DI"): ("75874-8", "Total score [HAQ-DI]"),
-    ("enzymes", "aldolase"): ("1761-6", "Aldolase [Enzymatic activity/volume] in Serum or Plasma"),
+    ("enzymes", "CK"): ("2157-6", None),
+    ("enzymes", "aldolase"): ("1761-6", None),
+    ("enzymes", "LD"): ("14804-9", None),
+    ("enzymes", "AST"): ("1920-8", None),
+    ("enzymes", "ALT"): ("1742-6", None),
 }
 
 
@@ -475,15 +481,19 @@ def _changed_since(rec: ResponseRecord, since: str | None) -> bool:
 def _patient_resources(one: Catalog, lang: str, staff: _Staff, seen_staff: set[str], since: str | None,
                        used: dict[tuple[str, str], Questionnaire]) -> Iterator[dict[str, Any]]:
     """One patient's resources: the Patient, new Practitioners, each visit's Encounter, responses, scores."""
-    recs = [rec for rec in records(one) if _changed_since(rec, since)]
+    everything = list(records(one))
+    recs = [rec for rec in everything if _changed_since(rec, since)]
     if not recs:
         return
     for rec in recs:
         used.setdefault((rec.questionnaire.id, rec.questionnaire.definition_hash), rec.questionnaire)
     yield _patient(recs[0])
+    # A visit's Encounter is told from all its responses, so an incremental PUT never misstates it.
+    changed_visits = {rec.response["visit"] for rec in recs}
     visits: dict[str, list[ResponseRecord]] = {}
-    for rec in recs:
-        visits.setdefault(rec.response["visit"], []).append(rec)
+    for rec in everything:
+        if rec.response["visit"] in changed_visits:
+            visits.setdefault(rec.response["visit"], []).append(rec)
     labels = {item.visit["id"]: item.visit.get("label") for item in one.store.answered()}
     authors: dict[str, dict[str, Any] | None] = {}
     for rec in recs:

@@ -213,6 +213,7 @@ def test_observations_are_coded_with_units_category_and_range(app, store, enroll
     pain = next(o for o in observations.values() if o.get("valueQuantity", {}).get("code") == "mm")
     assert pain["valueQuantity"]["value"] == 35.0 and pain["valueQuantity"]["unit"] == "mm"
     ck = observations["CK"]
+    assert ck["code"]["coding"][0] == {"system": LOINC, "code": "2157-6"}  # ARUP 3002030's component list
     assert ck["category"][0]["coding"][0]["code"] == "laboratory"
     assert ck["valueQuantity"] == {"value": 4.2, "unit": "µkat/L", "system": UCUM, "code": "ukat/L"}
     assert ck["referenceRange"] == [{"high": {"value": 3.5, "unit": "µkat/L", "system": UCUM, "code": "ukat/L"},
