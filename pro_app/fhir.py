@@ -26,6 +26,7 @@ import datetime as dt
 import itertools
 import json
 import math
+import re
 import tempfile
 import uuid
 import zipfile
@@ -62,6 +63,7 @@ UNIT = CORE + "questionnaire-unit"
 ITEM_CONTROL = CORE + "questionnaire-itemControl"
 SLIDER_STEP = CORE + "questionnaire-sliderStepValue"
 ENTRY_FORMAT = CORE + "entryFormat"
+ENABLE_WHEN_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
@@ -230,7 +232,9 @@ def _enable_when(q: Questionnaire, cond: Any) -> dict[str, Any] | None:
         if c.in_ is not None:
             return [{"question": c.item, "operator": "=", **_answer_value(q, c.item, v)} for v in c.in_], "any"
         if c.not_in is not None:
-            return [{"question": c.item, "operator": "!=", **_answer_value(q, c.item, v)} for v in c.not_in], "all"
+            # FHIR's != holds for an unanswered question; pro-app's not_in needs an answer.
+            return [{"question": c.item, "operator": "exists", "answerBoolean": True}] + [
+                {"question": c.item, "operator": "!=", **_answer_value(q, c.item, v)} for v in c.not_in], "all"
         operator, bound = (">=", c.gte) if c.gte is not None else ("<=", c.lte)
         return [{"question": c.item, "operator": operator, **_bound(q, c.item, operator, bound)}], "all"
 
@@ -250,18 +254,56 @@ def _enable_when(q: Questionnaire, cond: Any) -> dict[str, Any] | None:
     return {"enableWhen": when, **({"enableBehavior": behaviour} if len(when) > 1 else {})}
 
 
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fhirpath(q: Questionnaire, cond: Any) -> str:
+    """A condition as FHIRPath over the response being filled in (%resource), with pro-app's meaning:
+    a test on an unanswered question is false (except ``answered: false``)."""
+    if cond.all is not None or cond.any is not None:
+        joined = " and " if cond.all is not None else " or "
+        return "(" + joined.join(_fhirpath(q, c) for c in (cond.all or cond.any)) + ")"
+    answers = f"%resource.repeat(item).where(linkId = {_literal(cond.item)}).answer"
+    if cond.answered is not None:
+        return f"{answers}.exists()" if cond.answered else f"{answers}.empty()"
+    coded = q.options_for(cond.item) is not None
+    value = f"{answers}.value" + (".code" if coded else "")
+
+    def typed(v: Any) -> str:
+        return _literal(str(v)) if coded else _literal(float(v) if isinstance(v, float) else v)
+
+    if cond.equals is not None:
+        return f"{value}.where($this = {typed(cond.equals)}).exists()"
+    if cond.in_ is not None:
+        return f"{value}.where({' or '.join(f'$this = {typed(v)}' for v in cond.in_)}).exists()"
+    if cond.not_in is not None:
+        return f"({answers}.exists() and {value}.where({' or '.join(f'$this = {typed(v)}' for v in cond.not_in)}).empty())"
+    operator, bound = (">=", cond.gte) if cond.gte is not None else ("<=", cond.lte)
+    return f"{value}.first() {operator} {_literal(float(bound))}"
+
+
 def fhir_questionnaire(q: Questionnaire, lang: str = "sv") -> dict[str, Any]:
     """The instrument as a FHIR R4 Questionnaire, laid out as the tablet shows it.
 
     One group per page (its heading as the tablet's: the page title, else the questionnaire's short
     title), the instructions and the page's intro as display items before its questions, grids as
     groups of rows, help texts as help display items. Skip logic becomes enableWhen where FHIR can
-    express it (a test, or one all/any of tests); deeper nesting is left out and evaluated by pro-app.
+    express it (a test, or one all/any of tests), else SDC's enableWhenExpression in FHIRPath.
     """
 
     def with_skip_logic(out: dict[str, Any], cond: Any) -> dict[str, Any]:
-        if cond is not None and (rule := _enable_when(q, cond)):
+        if cond is None:
+            return out
+        if rule := _enable_when(q, cond):
             out.update(rule)
+        else:  # nested all/any: SDC's enableWhenExpression in FHIRPath says it
+            out.setdefault("extension", []).append({"url": ENABLE_WHEN_EXPRESSION, "valueExpression": {
+                "language": "text/fhirpath", "expression": _fhirpath(q, cond)}})
         return out
 
     pages = []
@@ -286,7 +328,8 @@ def fhir_questionnaire(q: Questionnaire, lang: str = "sv") -> dict[str, Any]:
     code = QUESTIONNAIRE_LOINC.get(q.id)
     return _compact({
         "resourceType": "Questionnaire", "id": questionnaire_id(q), "url": _url(q), "version": q.version,
-        "name": _fhir_id(q.id).replace("-", "_").replace(".", "_"),
+        # A computable name (que-0: an upper-case letter, then letters, digits and '_'): PatientGlobal.
+        "name": "Q" * (not q.id[:1].isalpha()) + "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", q.id) if p),
         "title": q.title.get(lang), "status": "draft" if q.provisional else "active",
         "purpose": q.provisional.get(lang) if q.provisional else None,
         "language": lang, "subjectType": ["Patient"],

@@ -292,3 +292,21 @@ def test_administrators_download_the_bundle_and_the_zipped_ndjson(app, store, en
     assert len(check_resources(resources)) == len(json.loads(bundle.data)["entry"])
     assert nurse.get("/staff/export/fhir-ndjson").status_code == 403
     assert any(e["action"] == "export" and "fhir-ndjson" in json.dumps(e) for e in store.audit_entries())
+
+
+def test_skip_logic_enable_when_cannot_state_travels_as_fhirpath():
+    from pathlib import Path
+
+    q = load_file(Path(__file__).with_name("fixtures") / "nested_skip_logic.yaml")
+    resource = fhir_questionnaire(q, "en")
+    check_resource(resource)
+    items = {i["linkId"]: i for i in _items(resource)}
+    nested = items["severe_or_organ"]
+    assert "enableWhen" not in nested
+    expression = nested["extension"][0]
+    assert expression["url"] == "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
+    assert expression["valueExpression"]["language"] == "text/fhirpath"
+    assert " and " in expression["valueExpression"]["expression"] and " or " in expression["valueExpression"]["expression"]
+    # not_in: the question must be answered (pro-app's meaning) and differ; FHIR's != alone holds when unanswered.
+    assert items["not_muscle"]["enableBehavior"] == "all"
+    assert [w["operator"] for w in items["not_muscle"]["enableWhen"]] == ["exists", "!="]

@@ -169,3 +169,38 @@ def test_the_haq_filled_in_lhc_forms_scores_as_on_the_tablet(lforms_page):
     lhc, expected = ({s.id: s for s in score(q, a)} for a in (answers, tablet))
     assert lhc["HAQ_DI"].exact == expected["HAQ_DI"].exact == pytest.approx(1.375)
     assert float(lhc["HAQ_DI"].exact) == 1.375
+
+
+def test_nested_skip_logic_and_not_in_behave_in_lhc_forms_as_in_pro_app(lforms_page):
+    """A nested any/all travels as SDC enableWhenExpression (FHIRPath); not_in as exists + !=. In each
+    state LHC-Forms shows exactly the questions pro-app's own skip logic shows."""
+    from pro_app.definitions import load_file
+
+    q = load_file(Path(__file__).with_name("fixtures") / "nested_skip_logic.yaml")
+    resource = fhir_questionnaire(q, "en")
+    _show(lforms_page, resource)
+    answers: dict = {}
+
+    def shown(link_id: str) -> bool:
+        return lforms_page.locator(f'[id^="item-{link_id}/"]').count() > 0
+
+    def agree() -> None:
+        for item_id in ("severe_or_organ", "not_muscle"):
+            expected = q.item(item_id).show_if.holds(answers)
+            lforms_page.wait_for_function(
+                "([id, want]) => (document.querySelectorAll(`[id^='item-${id}/']`).length > 0) === want",
+                arg=[item_id, expected], timeout=5000)
+            assert shown(item_id) is expected, (item_id, answers)
+
+    agree()  # nothing answered: both hidden
+    for step in ({"kind": "muscle"}, {"kind": "skin"}, {"flare": 1}, {"days": 6}, {"kind": "muscle"},
+                 {"days": 2}, {"kind": "lung"}):
+        (item_id, value), = step.items()
+        if item_id == "days":
+            field = lforms_page.locator('input[id^="days/"]')
+            field.fill(str(value))
+            field.press("Tab")
+        else:
+            lforms_page.click(f'label[id^="{item_id}/"][id$="|{value}"]')
+        answers[item_id] = value
+        agree()
