@@ -20,24 +20,12 @@ from pro_app.fhir import (
     fhir_bundle, fhir_questionnaire,
 )
 
+from clinic.test_export import _dataset  # P-001: a tablet global, an English form, an exam by nurse Nina, an
+#                                           unfinished global at month 1; P-002: one form at an extra visit
+
 from .fhir_checks import check_bundle, check_resource, check_resources, empty_places
 
 LOINC = "http://loinc.org"
-
-
-def _dataset(app, store, enrolled):
-    """P-001: the patient's global on the tablet, a wellbeing form in English, an exam entered by nurse
-    Nina, an unfinished global at month 1; P-002: one wellbeing form."""
-    patient, visits = enrolled
-    answer(app, patient["id"], visits[0]["id"], "patient_global", {"PtGA": 52.3}, actor="patient:tablet(handed over by staff:nina)")
-    answer(app, patient["id"], visits[0]["id"], "test_wellbeing", {"WB1": 2, "WB2": 3}, language="en")
-    answer(app, patient["id"], visits[0]["id"], "test_exam", {"EX_neck": 8, "EX_hip": 7, "EX_ck": 1234.5, "EX_rash": 1})
-    answer(app, patient["id"], visits[1]["id"], "patient_global", {"PtGA": 31.5}, complete=False)
-    other = store.create_patient("P-002", "test")
-    extra = store.add_visit(other["id"], "test", key="extra", label={"sv": "Extra", "en": "Extra"},
-                            questionnaires=["test_wellbeing"], due="2025-06-01")
-    answer(app, other["id"], extra["id"], "test_wellbeing", {"WB1": 4})
-    return patient, visits
 
 
 def _of(resources, kind):
