@@ -358,7 +358,7 @@ def _patient(rec: ResponseRecord) -> dict[str, Any]:
 
 
 def _encounter(recs: list[ResponseRecord], lang: str, labels: dict[str, str] | None) -> dict[str, Any]:
-    """A visit as an ambulatory Encounter: finished when every response exported for it is completed."""
+    """A visit as an ambulatory Encounter: finished when every response of the visit is completed."""
     first = recs[0]
     label = labels.get(lang) if labels else None
     done = all(r.response["status"] == "completed" for r in recs)
@@ -452,10 +452,10 @@ def fhir_questionnaire_response(rec: ResponseRecord, lang: str = "sv", author: d
         "subject": patient,
         "encounter": {"reference": f"Encounter/{_encounter_id(rec)}"},
         "authored": r.get("completed_at") or r.get("updated_at") or r["started_at"],
-        "author": author,
-        # Who gave the answers: the patient on the tablet, or the staff member who entered them.
-        "source": author if author is not None and author["reference"].startswith("Patient/") else (
-            patient if author is None and q.audience == "patient" else author),
+        "author": author,  # who entered the answers: the patient on the tablet, or a named staff member
+        # Whose answers they are: the patient's for a patient questionnaire (even typed in by staff),
+        # the staff member's for a clinician form.
+        "source": patient if q.audience == "patient" else author,
         "language": r.get("language") or lang,
         "item": pages,
     })

@@ -56,6 +56,7 @@ def test_the_bundle_is_a_transaction_that_resolves_and_validates(app, store, enr
     # Who answered: the patient on the tablet, or nurse Nina by name only.
     tablet = _response(resources, "patient_global", "completed")
     assert tablet["author"] == tablet["source"] == tablet["subject"]
+    assert exam["source"] == exam["author"]  # a clinician form: the nurse's own findings
     nurse_entry = resources[exam["author"]["reference"]]
     assert nurse_entry["resourceType"] == "Practitioner" and nurse_entry["name"] == [{"text": "nina"}]
     assert set(nurse_entry) == {"resourceType", "id", "name"}
