@@ -3,15 +3,15 @@
 
 Every shipped questionnaire renders with its options and skip logic; the HAQ filled in there comes
 back as a QuestionnaireResponse that validates and scores, in pro-app, to the HAQ-DI the published
-rule gives; the VAS is a bounded number (150 mm is refused). One browser page serves every test.
-A missing browser or lforms fails these tests; they never skip.
+rule gives; the VAS is a bounded number (150 mm is refused). One page of the suite's one browser
+serves every test here. A missing browser or lforms fails these tests; they never skip. (Beside the
+other browser tests for their shared chromium; the FHIR checks are tests/exports/fhir_checks.py.)
 """
 from __future__ import annotations
 
 import functools
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -19,11 +19,10 @@ from pro_app.definitions import load_directory
 from pro_app.fhir import answers_from_response, canonical, fhir_questionnaire
 from pro_app.scoring import score
 
-from .fhir_checks import ROOT, check_resource
+from exports.fhir_checks import ROOT, check_resource
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 LFORMS = ROOT / "tests" / "node" / "node_modules" / "lforms"
 # The web component as LHC-Forms' documentation loads it: zone.js, the component, the R4 converter.
 PAGE = b"""<!doctype html>
@@ -54,29 +53,25 @@ class _Files(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def lforms_page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (scripts/setup --test) — never skipped")
+def lforms_page(browser):
+    """One page of the suite's shared chromium (tests/browser/conftest.py) with LHC-Forms loaded."""
     if not (LFORMS / "dist" / "lforms" / "webcomponent" / "lhc-forms.js").exists():
         pytest.fail(f"lforms is not installed in {LFORMS}: run scripts/setup --test — never skipped")
-    from playwright.sync_api import sync_playwright
-
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Files, directory=str(LFORMS / "dist" / "lforms")))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    context = browser.new_context(viewport={"width": 1180, "height": 820})
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1180, "height": 820})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"http://127.0.0.1:{server.server_port}/")
-            page.wait_for_function("!!(window.LForms && LForms.Util && LForms.Util.addFormToPage && LForms.FHIR)")
-            assert page.evaluate("LForms.lformsVersion").startswith("40."), "the tests are written for LHC-Forms 40"
-            page.errors = errors  # type: ignore[attr-defined]
-            yield page
-            browser.close()
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        page.wait_for_function("!!(window.LForms && LForms.Util && LForms.Util.addFormToPage && LForms.FHIR)")
+        assert page.evaluate("LForms.lformsVersion").startswith("40."), "the tests are written for LHC-Forms 40"
+        page.errors = errors  # type: ignore[attr-defined]
+        yield page
     finally:
+        context.close()
         server.shutdown()
 
 
@@ -176,7 +171,7 @@ def test_nested_skip_logic_and_not_in_behave_in_lhc_forms_as_in_pro_app(lforms_p
     state LHC-Forms shows exactly the questions pro-app's own skip logic shows."""
     from pro_app.definitions import load_file
 
-    q = load_file(Path(__file__).with_name("fixtures") / "nested_skip_logic.yaml")
+    q = load_file(ROOT / "tests" / "exports" / "fixtures" / "nested_skip_logic.yaml")
     resource = fhir_questionnaire(q, "en")
     _show(lforms_page, resource)
     answers: dict = {}
