@@ -270,13 +270,17 @@ def backends_export(work: Path, quick: bool) -> list[dict[str, Any]]:
         if backend == "postgres":
             env["PRO_APP_DATABASE_URL"] = address
         out[backend] = {}
-        for fmt in ("csv", "csv-long", "fhir", "codebook"):
-            target = work / f"export-{backend}.{fmt}"
+        for fmt in ("csv", "csv-long", "fhir", "fhir-ndjson", "codebook"):
+            target = work / f"export-{backend}.{fmt}"  # fhir-ndjson: a folder of one file per resource type
             seconds, peak = _run_measured(["export", "--format", fmt, "--out", str(target)], env,
                                           work / "peak.txt")
+            files = list(target.iterdir()) if target.is_dir() else [target]
             out[backend][fmt] = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1),
-                                 "file_mb": round(target.stat().st_size / 1e6, 1)}
-            target.unlink()
+                                 "file_mb": round(sum(f.stat().st_size for f in files) / 1e6, 1)}
+            for f in files:
+                f.unlink()
+            if target.is_dir():
+                target.rmdir()
     return [{"figure": "backends_export", "what": "pro-app export --format F --out FILE (a fresh process)",
              "responses": folder.responses, "patients": len(folder.patients), **out,
              "target_peak_rss_mb": 300,

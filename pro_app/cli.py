@@ -392,37 +392,55 @@ def validate_studies(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-@main.command(help="Export every response and score: csv (wide), csv-long, or fhir (an R4 Bundle); and the wide "
+@main.command(help="Export every response and score: csv (wide), csv-long, fhir (an R4 transaction Bundle), "
+                   "fhir-ndjson (bulk NDJSON, one file per resource type, in the folder --out); and the wide "
                    "CSV's codebook (codebook), Stata value labels (stata-labels, a .do file) or SPSS syntax "
                    "(spss-labels, a .sps file).")
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["csv", "csv-long", "fhir", "codebook", "stata-labels", "spss-labels"]))
-@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), required=True,
-              help="File to write ('-' for standard output).")
+              type=click.Choice(["csv", "csv-long", "fhir", "fhir-ndjson", "codebook", "stata-labels", "spss-labels"]))
+@click.option("--out", "out", type=click.Path(allow_dash=True), required=True,
+              help="File to write ('-' for standard output); a folder for fhir-ndjson.")
 @click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
               help="Language of question texts in the FHIR export, and of the labels in stata-labels and spss-labels.")
-def export(fmt: str, out: str, lang: str) -> None:
+@click.option("--since", default=None, metavar="DATE",
+              help="FHIR only: just the responses changed since this date (YYYY-MM-DD, midnight UTC) or ISO date and "
+                   "time; with their patients, visits and scores, and every questionnaire.")
+def export(fmt: str, out: str, lang: str, since: str | None) -> None:
+    from . import fhir
     from .catalog import Catalog
     from .export import export_chunks
     from .storage import StorageError
 
+    if since is not None:
+        if fmt not in fhir.FORMATS:
+            raise click.UsageError("--since is for the FHIR formats (fhir, fhir-ndjson)")
+        try:
+            since = fhir.parse_since(since)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since")
+    if fmt == "fhir-ndjson" and (out == "-" or Path(out).is_file()):
+        raise click.BadParameter("fhir-ndjson writes one file per resource type: give a folder", param_hint="--out")
     store = _store()
     cat = Catalog(_questionnaires(), store)
     target = None
     try:
         # Written as it is read, response by response; the bar (on a terminal only) counts responses.
         with _progress(store.response_count(), f"export {fmt}") as bar:
-            chunks = export_chunks(cat, fmt, lang=lang, progress=bar.update)
-            if out == "-":
-                for chunk in chunks:
-                    sys.stdout.write(chunk)
-                sys.stdout.flush()
+            if fmt == "fhir-ndjson":
+                counts = fhir.write_ndjson(cat, Path(out), lang=lang, progress=bar.update, since=since)
             else:
-                target = Path(out)
-                with target.open("w", encoding="utf-8", newline="") as fh:
+                chunks = (fhir.bundle_chunks(cat, lang, progress=bar.update, since=since) if fmt == "fhir"
+                          else export_chunks(cat, fmt, lang=lang, progress=bar.update))
+                if out == "-":
                     for chunk in chunks:
-                        fh.write(chunk)
-        store.audit("cli", "export", "data", fmt, format=fmt)
+                        sys.stdout.write(chunk)
+                    sys.stdout.flush()
+                else:
+                    target = Path(out)
+                    with target.open("w", encoding="utf-8", newline="") as fh:
+                        for chunk in chunks:
+                            fh.write(chunk)
+        store.audit("cli", "export", "data", fmt, format=fmt, **({"since": since} if since else {}))
     except OSError as exc:
         if target is not None:
             target.unlink(missing_ok=True)  # never leave half an export that looks whole
@@ -433,7 +451,9 @@ def export(fmt: str, out: str, lang: str) -> None:
         raise click.ClickException(str(exc))
     finally:
         store.close()
-    if target is not None:
+    if fmt == "fhir-ndjson":
+        click.echo(f"wrote {out}: " + ", ".join(f"{kind}.ndjson ({n})" for kind, n in counts.items()), err=True)
+    elif target is not None:
         click.echo(f"wrote {out}", err=True)
 
 

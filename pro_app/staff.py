@@ -455,6 +455,7 @@ EXPORT_FORMATS = {
     "codebook": ("text/csv; charset=utf-8", "csv"),
     "stata-labels": ("text/plain; charset=utf-8", "do"),
     "spss-labels": ("text/plain; charset=utf-8", "sps"),
+    "fhir-ndjson": ("application/zip", "zip"),  # bulk NDJSON, one file per resource type, zipped
 }
 
 
@@ -472,11 +473,16 @@ def export_download(fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
     mimetype, extension = EXPORT_FORMATS[fmt]
-    chunks = export.export_chunks(catalog(), fmt, lang=current_language())
+    if fmt == "fhir-ndjson":
+        from .fhir import ndjson_zip_chunks
+
+        data = ndjson_zip_chunks(catalog(), lang=current_language())
+    else:
+        data = (chunk.encode("utf-8") for chunk in export.export_chunks(catalog(), fmt, lang=current_language()))
     catalog().store.audit(g.actor, "export", "data", fmt, format=fmt)
     stamp = dt.date.today().isoformat()
     # Streamed as it is written: the worker holds one patient's responses at a time, never the whole file.
-    return Response(stream_with_context(chunk.encode("utf-8") for chunk in chunks), mimetype=mimetype,
+    return Response(stream_with_context(data), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="pro-app-{fmt}-{stamp}.{extension}"'})
 
 

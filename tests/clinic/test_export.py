@@ -1,4 +1,4 @@
-"""Exports: CSV wide and long for R/SPSS/Stata, and FHIR R4 resources that validate."""
+"""Exports: CSV wide and long for R/SPSS/Stata, the CLI and the download (FHIR itself: tests/exports/test_fhir.py)."""
 from __future__ import annotations
 
 import csv
@@ -6,15 +6,12 @@ import io
 import json
 
 from click.testing import CliRunner
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
-from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from pro_app.cli import main
 from pro_app.export import export_text
 
 from .conftest import ROOT, answer
+from exports.fhir_checks import check_bundle
 
 
 def _dataset(app, store, enrolled):
@@ -68,35 +65,6 @@ def test_long_csv_has_one_row_per_item_and_score(app, store, enrolled):
     assert sum(1 for r in rows if r["study_code"] == "P-002") == 2  # WB1 and the (empty) score
 
 
-def test_fhir_bundle_validates_as_r4_resources(app, store, enrolled):
-    _dataset(app, store, enrolled)
-    bundle = json.loads(export_text(app.extensions["pro_app"], "fhir", lang="en"))
-    Bundle.model_validate(bundle)
-    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert kinds.count("QuestionnaireResponse") == 5
-    questionnaires = {}
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        model = {"Questionnaire": FhirQuestionnaire, "QuestionnaireResponse": QuestionnaireResponse,
-                 "Observation": Observation}[resource["resourceType"]]
-        model.model_validate(resource)
-        if resource["resourceType"] == "Questionnaire":
-            questionnaires[resource["url"] + "|" + resource["version"]] = resource
-    exam = next(e["resource"] for e in bundle["entry"]
-                if e["resource"]["resourceType"] == "QuestionnaireResponse" and "test_exam" in e["resource"]["questionnaire"])
-    assert exam["questionnaire"] in questionnaires  # every response points at a Questionnaire in the bundle
-    assert exam["subject"]["identifier"]["value"] == "P-001"
-    answers = {i["linkId"]: i["answer"][0] for page in exam["item"] for i in page["item"]}
-    assert answers["EX_ck"] == {"valueDecimal": 1234.5}
-    assert answers["EX_rash"]["valueCoding"]["code"] == "1" and answers["EX_rash"]["valueCoding"]["display"] == "Yes"
-    strength = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
-                    and e["resource"]["code"]["coding"][0]["code"] == "EX_strength")
-    assert strength["valueQuantity"]["value"] == 15
-    in_progress = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"
-                   and e["resource"]["status"] == "in-progress"]
-    assert len(in_progress) == 1
-
-
 def test_the_cli_writes_each_format(app, store, enrolled, clinic_dirs, tmp_path, monkeypatch):
     _dataset(app, store, enrolled)
     monkeypatch.setenv("PRO_APP_QUESTIONNAIRES", str(clinic_dirs["questionnaires"]))
@@ -119,25 +87,10 @@ def test_administrators_download_exports_and_others_may_not(app, store, enrolled
     assert "attachment" in response.headers["Content-Disposition"]
     assert _csv(response.data.decode("utf-8"))[0]["study_code"] == "P-001"
     fhir = admin.get("/staff/export/fhir")
-    Bundle.model_validate(json.loads(fhir.data))
+    check_bundle(json.loads(fhir.data))  # the R4 4.0.1 JSON schema and fhir.resources 6.4's R4 models
     assert admin.get("/staff/export/xml").status_code == 404
     assert nurse.get("/staff/export").status_code == 403
     assert nurse.get("/staff/export/csv").status_code == 403
-
-
-def test_fhir_questionnaires_carry_skip_logic_as_enable_when():
-    from pro_app.definitions import load_directory, load_file
-    from pro_app.export import fhir_questionnaire
-
-    q = load_file(ROOT / "tests" / "fixtures" / "all_types.yaml")
-    resource = fhir_questionnaire(q, "en")
-    FhirQuestionnaire.model_validate(resource)
-    cigarettes = next(i for page in resource["item"] for i in page["item"] if i["linkId"] == "cigarettes")
-    assert cigarettes["enableWhen"] == [{"question": "smoker", "operator": "=",
-                                        "answerCoding": {"system": "urn:pro-app:questionnaire:all_types", "code": "1"}}]
-    # Every shipped questionnaire, skip logic included, is a valid R4(B) Questionnaire.
-    for shipped in load_directory(ROOT / "questionnaires").values():
-        FhirQuestionnaire.model_validate(fhir_questionnaire(shipped, "sv"))
 
 
 def test_the_cli_shows_progress_on_a_terminal(app, store, enrolled, clinic_dirs, tmp_path):
@@ -171,32 +124,3 @@ def test_the_cli_shows_progress_on_a_terminal(app, store, enrolled, clinic_dirs,
     piped = subprocess.run([sys.executable, "-m", "pro_app", "export", "--format", "csv", "--out", str(out)],
                            env=env, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and "%" not in piped.stderr and piped.stderr.strip() == f"wrote {out}"
-
-
-def test_fhir_marks_the_none_option_exclusive_and_provisional_instruments_as_drafts(app, store, enrolled):
-    from pro_app.definitions import load_directory
-    from pro_app.export import OPTION_EXCLUSIVE, fhir_questionnaire
-
-    shipped = load_directory(ROOT / "questionnaires")
-    haq = fhir_questionnaire(shipped["haq"], "sv")
-    aids = next(i for page in haq["item"] for i in page["item"] if i["linkId"] == "aids1")
-    assert aids["answerOption"][-1]["valueCoding"]["code"] == "none"
-    assert aids["answerOption"][-1]["valueCoding"]["display"] == "Inga hjälpmedel"
-    assert aids["answerOption"][-1]["extension"] == [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}]
-    assert all("extension" not in o for o in aids["answerOption"][:-1])
-    assert haq["status"] == "active" and "purpose" not in haq
-    map_q = fhir_questionnaire(shipped["map"], "en")
-    assert map_q["status"] == "draft" and "reconstruction" in map_q["purpose"]
-    FhirQuestionnaire.model_validate(map_q)
-    # An observation of a provisional instrument carries the reason; an enzyme has no upper bound.
-    patient, visits = enrolled
-    answer(app, patient["id"], visits[0]["id"], "mfi2", {"FI2_head_lift": 30})
-    answer(app, patient["id"], visits[0]["id"], "enzymes", {"CK": 4.2, "CK_unit": "ukat_L", "CK_ULN": 3.5})
-    bundle = json.loads(export_text(app.extensions["pro_app"], "fhir", lang="en"))
-    Bundle.model_validate(bundle)
-    observations = {e["resource"]["code"]["coding"][0]["code"]: e["resource"] for e in bundle["entry"]
-                    if e["resource"]["resourceType"] == "Observation"}
-    assert "maxima" in observations["FI2_head_lift"]["note"][0]["text"]
-    assert "note" not in observations["CK"]
-    assert observations["CK"]["referenceRange"][0] == {"low": {"value": 0.0}, "text": "lower is better"}
-    assert observations["CK"]["valueQuantity"] == {"value": 4.2, "unit": "µkat/L"}
