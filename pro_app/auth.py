@@ -35,6 +35,7 @@ __all__ = ["bp", "ROLES", "hash_password", "verify_password", "staff_required", 
 
 bp = Blueprint("auth", __name__)
 ROLES = ("nurse", "physician", "admin")
+SUMMARY_ROLES = ("nurse", "physician")  # who opens a patient's scored summary (clinical data)
 _hasher = PasswordHasher()
 log = logging.getLogger("pro_app")
 

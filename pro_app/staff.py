@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from werkzeug.datastructures import MultiDict
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from .auth import staff_required
+from .auth import SUMMARY_ROLES, staff_required
 from .catalog import catalog
 from .definitions import Page, Questionnaire
 from .forms import page_form, read_page_post
@@ -393,7 +393,7 @@ def _summary(patient_id: str, visit_id: str):
 
 
 @bp.get("/patients/<patient_id>/visits/<visit_id>/summary")
-@staff_required("nurse", "physician")
+@staff_required(*SUMMARY_ROLES)
 def summary(patient_id: str, visit_id: str):
     """On screen the full report follows the one-page summary; printing it prints one page unless ?full=1."""
     return render_template("staff/summary.html", s=_summary(patient_id, visit_id), patient_id=patient_id,
@@ -431,7 +431,7 @@ def _page_css() -> str:
 
 
 @bp.get("/patients/<patient_id>/visits/<visit_id>/summary.pdf")
-@staff_required("nurse", "physician")
+@staff_required(*SUMMARY_ROLES)
 def summary_pdf(patient_id: str, visit_id: str):
     import re
 

@@ -13,7 +13,8 @@ from typing import Any, Callable
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .auth import staff_required
+from . import sessions
+from .auth import SUMMARY_ROLES, staff_required
 from .catalog import catalog
 from .report import StudyReport, analysis_csv, build_report
 from .studies import studies
@@ -68,9 +69,11 @@ def _as_of() -> dt.date | None:
         abort(404)
 
 
-def _links(external: bool) -> tuple[LinkFn, LinkFn]:
+def _links(external: bool, summaries: bool = True) -> tuple[LinkFn, LinkFn]:
+    """Links to the staff pages a number came from; no link to a summary the reader may not open."""
+
     def visit_link(patient_id: str, visit_id: str | None) -> str | None:
-        if not visit_id:
+        if not visit_id or not summaries:
             return None
         return url_for("staff.summary", patient_id=patient_id, visit_id=visit_id, _external=external)
 
@@ -91,7 +94,8 @@ def index():
 def overview(study_id: str):
     study = _study(study_id)
     report = build_report(catalog(), study, current_language(), _as_of())
-    visit_link, patient_link = _links(external=False)
+    # Summaries are clinical pages (nurses and physicians); an administrator sees the numbers without dead links.
+    visit_link, patient_link = _links(external=False, summaries=sessions.current("staff")["role"] in SUMMARY_ROLES)
     return render_template("studies/overview.html", r=report, pdf=False, visit_link=visit_link,
                            patient_link=patient_link, link_note=None, as_of_param=request.args.get("as_of"))
 

@@ -156,6 +156,15 @@ def test_every_number_links_to_the_values_it_came_from(trial, physician):
     assert not any("P0" in href or "P1" in href for href, _t, _x in page.links)
 
 
+def test_an_administrator_sees_the_numbers_without_links_to_summaries_they_may_not_open(trial):
+    admin = client_for(trial.app, "adam")
+    html = admin.get("/staff/studies/trial").text
+    p01 = trial.patients["P01"]["id"]
+    m1 = trial.visits[("P01", "m1")]["id"]
+    assert "/summary" not in html and trial.patients["P01"]["study_code"] in html
+    assert admin.get(f"/staff/patients/{p01}/visits/{m1}/summary").status_code == 403
+
+
 def test_the_report_file_is_self_contained_and_reproducible(trial):
     cat, study = trial.app.extensions["pro_app"], trial.app.extensions["pro_app.studies"]["trial"]
     with trial.app.test_request_context():
