@@ -20,7 +20,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
@@ -165,8 +165,13 @@ def _foreign_page():
 
 
 def _visit() -> dict[str, Any]:
+    """The tablet's visit, read once per request: the page, its progress line and the page that says a
+    save failed share it (that page must not need the store that just failed)."""
     t = _tablet()
-    return catalog().store.get_visit(t["patient"], t["visit"])
+    key = (t["patient"], t["visit"])
+    if g.get("tablet_visit", (None,))[0] != key:
+        g.tablet_visit = (key, catalog().store.get_visit(*key))
+    return g.tablet_visit[1]
 
 
 def _due(visit: dict[str, Any]) -> list[Questionnaire]:
@@ -194,12 +199,7 @@ def _response_for(qid: str, create: bool = True) -> tuple[dict[str, Any] | None,
 
 
 def _progress(q: Questionnaire, pages: list[Any], index: int) -> dict[str, Any]:
-    try:
-        due = [x.id for x in _due(_visit())]
-    except StorageError:
-        # The page that says a save failed must not fail on the same store: it keeps the patient's
-        # answers on screen and leaves out only "questionnaire n of m".
-        due = []
+    due = [x.id for x in _due(_visit())]
     total_steps = len(pages) + 1  # the review page is a step too
     return {
         "step": index + 1,
