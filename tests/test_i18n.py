@@ -25,19 +25,35 @@ def ui_strings() -> set[str]:
     return found
 
 
+def _singular(message_id):
+    """A message's id; a plural message (ngettext) goes by its singular."""
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def _hashable(value):
+    """A plural message's ids and strings come as lists (from a .mo) or tuples (from a .po): compare them as tuples."""
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _translated(message) -> bool:
+    """Translated, every plural form included, and not fuzzy."""
+    forms = [message.string] if isinstance(message.string, str) else list(message.string)
+    return bool(message.id) and all(forms) and "fuzzy" not in message.flags
+
+
 def test_every_ui_string_has_a_swedish_translation():
     with open(PO, "rb") as fh:
         catalog = read_po(fh, locale="sv")
-    translated = {m.id: m.string for m in catalog if m.id and m.string and "fuzzy" not in m.flags}
+    translated = {_singular(m.id): m.string for m in catalog if _translated(m)}
     missing = sorted(s for s in ui_strings() if s not in translated)
     assert not missing, f"untranslated in {PO.relative_to(ROOT)} (run `pro-app translate update`): {missing}"
 
 
 def test_compiled_catalog_matches_the_po_file():
     with open(PO, "rb") as fh:
-        po = {m.id: m.string for m in read_po(fh, locale="sv") if m.id and m.string and "fuzzy" not in m.flags}
+        po = {_hashable(m.id): _hashable(m.string) for m in read_po(fh, locale="sv") if _translated(m)}
     with open(MO, "rb") as fh:
-        mo = {m.id: m.string for m in read_mo(fh) if m.id}
+        mo = {_hashable(m.id): _hashable(m.string) for m in read_mo(fh) if m.id}
     assert po == mo, "translations/sv/LC_MESSAGES/messages.mo is stale: run `pro-app translate compile`"
 
 
@@ -69,3 +85,11 @@ def test_every_patient_questionnaire_renders_every_page(app, store, nurse_client
             assert item.text.get(lang) in html.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"').replace("&quot;", '"'), (qid, item.id)
     review = nurse_client.get(f"/tablet/q/{qid}/review")
     assert review.status_code == 200
+
+
+def test_a_count_takes_the_swedish_singular_and_plural(app):
+    from flask_babel import force_locale, ngettext
+
+    with app.test_request_context(), force_locale("sv"):
+        assert ngettext("%(num)s patient", "%(num)s patients", 1) == "1 patient"
+        assert ngettext("%(num)s patient", "%(num)s patients", 2) == "2 patienter"
