@@ -227,6 +227,12 @@ def test_the_demo_patients_summary_after_two_visits_is_one_page_with_criteria_an
     full_text = "\n".join(p.extract_text() for p in full.pages)
     assert 1 < len(full.pages) <= 6 and "Fullständig rapport" in full_text and "Fysisk funktion" in full_text
     assert "Fysisk funktion" not in text  # an SF-36 scale is detail: the summaries are on the one page
+    # No questionnaire's heading or its "Ifyllt ..." line ends a page with its table on the next one.
+    titles = {q.title.get("sv") for q in cat.questionnaires.values()}
+    for page_no, full_page in enumerate(full.pages[:-1], start=1):
+        lines = [line.strip() for line in full_page.extract_text().split("\n") if line.strip()]
+        content = lines[:lines.index("Poängsammanställning Studiekod DEMO-001")]  # the running header follows
+        assert content[-1] not in titles and not content[-1].startswith("Ifyllt "), (page_no, content[-3:])
     # The full report's trend axes are labelled at round steps: the SF-36 summary scales run from 1.73 to 76.28
     # and -1.27 to 80.74 (their T-score limits), and quarters of that read "1,73 20,37 39,00 57,64 76,28".
     page = physician.get(f"/staff/patients/{patient['id']}/visits/{m1['id']}/summary").text
